@@ -1,0 +1,263 @@
+/* cmd_train.c — `facetwin train`: load data, build or resume the encoder,
+ * run ft_train with a progress display, and report test-pair figures.
+ *
+ * Progress: on a terminal a single redrawn bar with pairs/s, ETA and the
+ * running loss; otherwise one plain line per epoch (logs stay readable).
+ * Ctrl-C sets a flag; the loop stops at the next step and writes OUT.resume.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "facetwin/runtime.h"
+
+#define FT_DEFAULT_VAL_FRACTION_ALL 0.1
+#define FT_PROGRESS_INTERVAL_S 0.25
+#define FT_BAR_WIDTH 28
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void help(void)
+{
+    printf("usage: facetwin train --data IDX_PREFIX|DIR --arch NAME|SPEC.json --out MODEL [options]\n"
+           "\n"
+           "Trains a Siamese encoder with the contrastive loss (label 1 = same).\n"
+           "DIR holds train-/t10k-images-idx3-ubyte[.gz] (MNIST layout); after training the\n"
+           "t10k pairs are evaluated. Presets:");
+    for (const char *const *p = ft_spec_presets(); *p; p++) printf(" %s", *p);
+    printf("\n\noptions:\n"
+           "  --epochs N            epochs (20)\n"
+           "  --batch N             pairs per step (128)\n"
+           "  --lr X                learning rate (1e-3; sgd 1e-2)\n"
+           "  --optimizer NAME      rmsprop | adam | sgd (rmsprop)\n"
+           "  --momentum X          sgd momentum (0.9)\n"
+           "  --weight-decay X      L2 on conv/dense weights (0)\n"
+           "  --margin X            contrastive margin (1.0)\n"
+           "  --pairs keras|all     keras: the reference's fixed pairs; all: fresh random\n"
+           "                        positives + equal negatives each epoch (all)\n"
+           "  --pairs-per-epoch N   for --pairs all (2 x training images)\n"
+           "  --val-fraction X      hold out the last X of the training images for validation\n"
+           "                        (0.1 with --pairs all, 0 with --pairs keras); the best\n"
+           "                        epoch by validation loss is kept\n"
+           "  --plateau-factor X    reduce LR by X after --plateau-patience epochs without\n"
+           "  --plateau-patience N  improvement of the validation loss (off; patience 10)\n"
+           "  --min-lr X            floor for the plateau schedule (0)\n"
+           "  --threshold X         decision threshold stored in the model (0.5)\n"
+           "  --seed N              seed for init, pairs, shuffling, dropout (0)\n"
+           "  --threads N           BLAS threads (cores)\n"
+           "  --resume FILE         continue from MODEL.resume (written each epoch and on Ctrl-C)\n"
+           "  --no-test             skip the final test-pair evaluation\n"
+           "  --json                print the final summary as one JSON object\n"
+           "  --quiet               no progress output\n");
+}
+
+typedef struct {
+    int tty, quiet;
+    double last;
+} progress_ctx;
+
+static void fmt_time(double s, char *buf, size_t n)
+{
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+static void on_progress(const ft_train_progress *p, void *vctx)
+{
+    progress_ctx *c = vctx;
+    if (c->quiet) return;
+    char eta[32];
+    fmt_time(p->eta, eta, sizeof eta);
+    if (p->epoch_done) {
+        char el[32];
+        fmt_time(p->elapsed, el, sizeof el);
+        if (c->tty) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %d/%d  loss %.5f", p->epoch + 1, p->epochs, p->train_loss);
+        if (!isnan(p->val_loss))
+            fprintf(stderr, "  val_loss %.5f  val_acc %.4f%s", p->val_loss, p->val_accuracy, p->best ? " *" : "");
+        fprintf(stderr, "  lr %.2g  %.0f pairs/s  elapsed %s  eta %s\n", p->lr, p->pairs_per_sec, el, eta);
+        return;
+    }
+    if (!c->tty) return;
+    double now = ft_now();
+    if (now - c->last < FT_PROGRESS_INTERVAL_S && p->step != p->steps) return;
+    c->last = now;
+    int fill = (int)((double)p->step / p->steps * FT_BAR_WIDTH);
+    char bar[FT_BAR_WIDTH + 1];
+    for (int i = 0; i < FT_BAR_WIDTH; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[FT_BAR_WIDTH] = 0;
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %3d%%  loss %.5f  %.0f pairs/s  eta %s", p->epoch + 1, p->epochs,
+            bar, 100 * p->step / p->steps, p->train_loss, p->pairs_per_sec, eta);
+}
+
+enum {
+    O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
+    O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP
+};
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", 1, 0, O_DATA}, {"arch", 1, 0, O_ARCH}, {"out", 1, 0, O_OUT}, {"epochs", 1, 0, O_EPOCHS},
+        {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR}, {"optimizer", 1, 0, O_OPT}, {"momentum", 1, 0, O_MOM},
+        {"weight-decay", 1, 0, O_WD}, {"margin", 1, 0, O_MARGIN}, {"pairs", 1, 0, O_PAIRS},
+        {"pairs-per-epoch", 1, 0, O_PPE}, {"val-fraction", 1, 0, O_VAL}, {"plateau-factor", 1, 0, O_PF},
+        {"plateau-patience", 1, 0, O_PP}, {"min-lr", 1, 0, O_MINLR}, {"threshold", 1, 0, O_THR},
+        {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
+        {"no-test", 0, 0, O_NOTEST}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0}};
+    const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
+    long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
+    double lr = -1, mom = 0.9, wd = 0, margin = 1.0, val = -1, pf = 0, minlr = 0, thr = 0.5;
+    int keras = 0, notest = 0, json = 0, quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_DATA: data = optarg; break;
+        case O_ARCH: arch = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_EPOCHS: bad = cli_int("train", "--epochs", optarg, 1, 100000, &epochs); break;
+        case O_BATCH: bad = cli_int("train", "--batch", optarg, 1, 65536, &batch); break;
+        case O_LR: bad = cli_float("train", "--lr", optarg, 1e-12, 10, &lr); break;
+        case O_OPT: optname = optarg; break;
+        case O_MOM: bad = cli_float("train", "--momentum", optarg, 0, 0.9999, &mom); break;
+        case O_WD: bad = cli_float("train", "--weight-decay", optarg, 0, 1, &wd); break;
+        case O_MARGIN: bad = cli_float("train", "--margin", optarg, 1e-6, 1e6, &margin); break;
+        case O_PAIRS:
+            if (!strcmp(optarg, "keras")) keras = 1;
+            else if (!strcmp(optarg, "all")) keras = 0;
+            else return cli_usage("train", "--pairs must be 'keras' or 'all' (got '%s')", optarg);
+            break;
+        case O_PPE: bad = cli_int("train", "--pairs-per-epoch", optarg, 2, 100000000, &ppe); break;
+        case O_VAL: bad = cli_float("train", "--val-fraction", optarg, 0, 0.9, &val); break;
+        case O_PF: bad = cli_float("train", "--plateau-factor", optarg, 0, 0.999, &pf); break;
+        case O_PP: bad = cli_int("train", "--plateau-patience", optarg, 0, 100000, &pp); break;
+        case O_MINLR: bad = cli_float("train", "--min-lr", optarg, 0, 10, &minlr); break;
+        case O_THR: bad = cli_float("train", "--threshold", optarg, 0, 1e6, &thr); break;
+        case O_SEED: bad = cli_int("train", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
+        case O_THREADS: bad = cli_int("train", "--threads", optarg, 1, 1024, &threads); break;
+        case O_RESUME: resume = optarg; break;
+        case O_NOTEST: notest = 1; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: help(); return FT_EXIT_OK;
+        default: return cli_usage("train", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (bad) return FT_EXIT_USAGE;
+    }
+    if (optind < argc) return cli_usage("train", "unexpected argument '%s'", argv[optind]);
+    if (!data || !arch || !out) return cli_usage("train", "--data, --arch and --out are required");
+    ft_set_threads((int)threads);
+
+    ft_error err = {0};
+    ft_status st;
+    ft_train_opts o;
+    ft_train_opts_defaults(&o);
+    ft_opt_kind kind;
+    if ((st = ft_opt_kind_parse(optname, &kind, &err))) return cli_usage("train", "%s", err.msg);
+    o.opt = ft_optim_defaults(kind);
+    if (lr > 0) o.opt.lr = (float)lr;
+    o.opt.momentum = (float)mom;
+    o.opt.weight_decay = (float)wd;
+    if (epochs > 0) o.epochs = (int)epochs;
+    if (batch > 0) o.batch = (int)batch;
+    o.margin = (float)margin;
+    o.pairs = keras ? FT_PAIRS_KERAS : FT_PAIRS_ALL;
+    o.pairs_per_epoch = (int)ppe;
+    o.seed = (uint64_t)seed;
+    o.threshold = (float)thr;
+    o.plateau_factor = (float)pf;
+    o.plateau_patience = (int)pp;
+    o.min_lr = (float)minlr;
+    o.out_path = out;
+    o.resume_path = resume;
+    o.data_desc = data;
+    if (val < 0) val = keras ? 0.0 : FT_DEFAULT_VAL_FRACTION_ALL;
+
+    char *spec = NULL, prefix[4096], tprefix[4096];
+    ft_net *net = NULL;
+    ft_idx_set raw = {0};
+    ft_labelled train = {0}, valset = {0}, test = {0};
+    int rc = FT_EXIT_ERROR;
+    if ((st = ft_spec_resolve(arch, &spec, &err)) || (st = ft_net_from_json(spec, &net, &err))) {
+        if (st == FT_EINVAL && strncmp(err.msg, arch, strlen(arch))) ft_error_prefix(&err, arch);
+        goto done;
+    }
+    ft_net_init(net, o.seed);
+    if ((st = cli_idx_prefix(data, "train", prefix, sizeof prefix, &err))) goto done;
+    if ((st = ft_idx_set_load(prefix, &raw, &err))) goto done;
+    st = ft_labelled_from_idx(&raw, ft_net_input(net), &train, &err);
+    ft_idx_set_free(&raw);
+    if (st) goto done;
+    int nval = (int)(val * train.n);
+    if (nval > 0 && (st = ft_labelled_split_tail(&train, nval, &valset, &err))) goto done;
+
+    if (!quiet) {
+        fprintf(stderr, "facetwin train: %s (%zu parameters, %.1f MFLOP/image) on %d images (%d for validation), "
+                        "pairs %s, %s lr %g, batch %d, %d threads\n",
+                ft_net_name(net), ft_net_param_count(net), ft_net_flops(net) / 1e6, train.n, valset.n,
+                keras ? "keras" : "all", ft_opt_kind_name(kind), o.opt.lr, o.batch, ft_get_threads());
+    }
+    progress_ctx pc = {isatty(2), quiet, 0};
+    o.progress = on_progress;
+    o.progress_ctx = &pc;
+    o.stop = &g_stop;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ft_train_result res;
+    st = ft_train(net, &train, valset.n ? &valset : NULL, &o, &res, &err);
+    if (st) goto done;
+
+    cli_eval_result ev;
+    int have_test = 0;
+    if (!notest && cli_idx_prefix(data, "t10k", tprefix, sizeof tprefix, NULL) == FT_OK && strcmp(tprefix, prefix)) {
+        if ((st = ft_idx_set_load(tprefix, &raw, &err))) goto done;
+        st = ft_labelled_from_idx(&raw, ft_net_input(net), &test, &err);
+        ft_idx_set_free(&raw);
+        if (st || (st = cli_eval_pairs(net, &test, o.threshold, NAN, 0, &ev, &err))) goto done;
+        have_test = 1;
+    }
+    if (json) {
+        printf("{\"model\":\"%s\",\"epochs\":%d,\"seconds\":%.2f,\"pairs_per_sec\":%.1f,\"train_loss\":%.6f",
+               out, res.epochs_done, res.seconds, res.pairs_per_sec, res.final_train_loss);
+        if (isfinite(res.best_val_loss))
+            printf(",\"best_val_loss\":%.6f,\"best_epoch\":%d", res.best_val_loss, res.best_epoch + 1);
+        if (have_test)
+            printf(",\"test\":{\"pairs\":%d,\"threshold\":%g,\"accuracy\":%.6f,\"auc\":%.6f,\"eer\":%.6f}",
+                   ev.m.pairs, ev.m.threshold, ev.m.accuracy, ev.m.auc, ev.m.eer);
+        printf("}\n");
+    } else {
+        printf("trained %s in %.1f s (%.0f pairs/s); model written to %s\n", ft_net_name(net), res.seconds,
+               res.pairs_per_sec, out);
+        if (isfinite(res.best_val_loss))
+            printf("best validation loss %.5f at epoch %d (kept)\n", res.best_val_loss, res.best_epoch + 1);
+        if (have_test)
+            printf("test pairs %d: accuracy %.4f at threshold %g, AUC %.4f, EER %.4f\n", ev.m.pairs, ev.m.accuracy,
+                   ev.m.threshold, ev.m.auc, ev.m.eer);
+    }
+    rc = FT_EXIT_OK;
+done:
+    if (st) rc = cli_fail(&err);
+    free(spec);
+    ft_net_free(net);
+    ft_labelled_free(&train);
+    ft_labelled_free(&valset);
+    ft_labelled_free(&test);
+    return rc;
+}

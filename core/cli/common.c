@@ -1,0 +1,114 @@
+/* common.c — helpers shared by the subcommands: errors, number parsing,
+ * resolving IDX data arguments, and the test-pair evaluation. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "facetwin/metrics.h"
+
+int cli_fail(const ft_error *err)
+{
+    fprintf(stderr, "facetwin: %s\n", err->msg);
+    return err->code == FT_EINTERRUPTED ? FT_EXIT_INTERRUPTED : FT_EXIT_ERROR;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "facetwin %s: %s (see 'facetwin %s --help')\n", cmd, msg, cmd);
+    return FT_EXIT_USAGE;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_usage(cmd, "%s must be an integer from %ld to %ld (got '%s')", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        cli_usage(cmd, "%s must be a number from %g to %g (got '%s')", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+ft_status cli_idx_prefix(const char *data, const char *which, char *prefix, size_t n, ft_error *err)
+{
+    char probe[4200];
+    struct stat st;
+    if (stat(data, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(probe, sizeof probe, "%s/%s-images-idx3-ubyte.gz", data, which);
+        int gz = exists(probe);
+        snprintf(probe, sizeof probe, "%s/%s-images-idx3-ubyte", data, which);
+        if (gz || exists(probe)) {
+            snprintf(prefix, n, "%s/%s", data, which);
+            return FT_OK;
+        }
+        return ft_error_set(err, FT_EINVAL,
+                            "%s: no %s-images-idx3-ubyte[.gz] in this directory (an IDX dataset such as MNIST "
+                            "is expected; identity-folder datasets are not supported by this build)",
+                            data, which);
+    }
+    snprintf(probe, sizeof probe, "%s-images-idx3-ubyte.gz", data);
+    int gz = exists(probe);
+    snprintf(probe, sizeof probe, "%s-images-idx3-ubyte", data);
+    if (gz || exists(probe)) {
+        snprintf(prefix, n, "%s", data);
+        return FT_OK;
+    }
+    return ft_error_set(err, FT_EIO, "%s: no such directory or IDX prefix (expected %s-images-idx3-ubyte[.gz])",
+                        data, data);
+}
+
+ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, float user_threshold,
+                         uint64_t seed, cli_eval_result *r, ft_error *err)
+{
+    ft_pair *pairs = NULL;
+    int np = 0;
+    ft_status st = ft_pairs_keras(set->label, set->n, seed, &pairs, &np, err);
+    if (st) return st;
+    float *dist = malloc((size_t)np * sizeof(float));
+    uint8_t *same = malloc((size_t)np);
+    if (!dist || !same) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = ft_pair_distances(net, set, pairs, np, 1.0f, dist, NULL, err))) goto done;
+    for (int i = 0; i < np; i++) same[i] = pairs[i].same;
+    if ((st = ft_pair_metrics_compute(dist, same, np, threshold, &r->m, err))) goto done;
+    r->user_threshold = user_threshold;
+    r->acc_at_user = isnan(user_threshold) ? NAN : ft_pair_accuracy(dist, same, np, user_threshold);
+done:
+    free(pairs);
+    free(dist);
+    free(same);
+    return st;
+}

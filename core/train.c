@@ -1,0 +1,557 @@
+/* train.c — the Siamese training step and the epoch loop.
+ *
+ * Step: gather the B pairs' inputs as one (2B, C, H, W) batch — left sides
+ * first, right sides second — run the shared encoder once, take the
+ * contrastive loss between the two halves, back-propagate once, update.
+ *
+ * Loop: per epoch, fresh (or Keras-fixed, reshuffled) pairs from the seed;
+ * at the end of each epoch the validation loss and accuracy (inference mode),
+ * reduce-LR-on-plateau, and best-by-validation-loss tracking. The model file
+ * receives the best weights (or the final ones without validation data).
+ *
+ * Durability: after every epoch, and when asked to stop (SIGINT), the full
+ * training state — current weights, optimiser moments, best weights, the
+ * position in the epoch and the history — is written atomically to
+ * OUT.resume; --resume continues bit-identically because every random choice
+ * is derived from (seed, epoch) or (seed, step), never from a running stream.
+ */
+#include "facetwin/train.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "facetwin/layers.h"
+#include "facetwin/runtime.h"
+#include "rng.h"
+
+#define FT_DEFAULT_EPOCHS 20
+#define FT_DEFAULT_BATCH 128
+#define FT_DEFAULT_MARGIN 1.0f
+#define FT_DEFAULT_THRESHOLD 0.5f
+#define FT_BEST_PREFIX "opt/best/"
+#define FT_EVAL_BATCH 256
+
+struct ft_trainer {
+    ft_net *net;
+    ft_optim *opt;
+    int B, isz, D;
+    float margin;
+    float *x, *y, *de;
+};
+
+void ft_train_opts_defaults(ft_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = FT_DEFAULT_EPOCHS;
+    o->batch = FT_DEFAULT_BATCH;
+    o->opt = ft_optim_defaults(FT_OPT_RMSPROP);
+    o->margin = FT_DEFAULT_MARGIN;
+    o->pairs = FT_PAIRS_ALL;
+    o->threshold = FT_DEFAULT_THRESHOLD;
+    o->plateau_factor = 0.0f;
+    o->plateau_patience = 10;
+    o->min_lr = 0.0f;
+}
+
+ft_status ft_trainer_new(ft_net *net, const ft_optim_config *opt, int batch, float margin,
+                         ft_trainer **out, ft_error *err)
+{
+    *out = NULL;
+    if (batch < 1) return ft_error_set(err, FT_EINVAL, "batch size must be at least 1");
+    if (!(margin > 0)) return ft_error_set(err, FT_EINVAL, "margin must be positive");
+    ft_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ft_error_set(err, FT_ENOMEM, "out of memory");
+    t->net = net;
+    t->B = batch;
+    t->isz = ft_net_input_size(net);
+    t->D = ft_net_embed_dim(net);
+    t->margin = margin;
+    ft_status st = ft_optim_new(opt, net, &t->opt, err);
+    if (!st) st = ft_net_reserve(net, 2 * batch, 1, err);
+    if (st) {
+        ft_trainer_free(t);
+        return st;
+    }
+    t->x = malloc((size_t)2 * batch * t->isz * sizeof(float));
+    t->y = malloc((size_t)batch * sizeof(float));
+    t->de = malloc((size_t)2 * batch * t->D * sizeof(float));
+    if (!t->x || !t->y || !t->de) {
+        ft_trainer_free(t);
+        return ft_error_set(err, FT_ENOMEM, "out of memory for a batch of %d pairs", batch);
+    }
+    *out = t;
+    return FT_OK;
+}
+
+void ft_trainer_free(ft_trainer *t)
+{
+    if (!t) return;
+    ft_optim_free(t->opt);
+    free(t->x);
+    free(t->y);
+    free(t->de);
+    free(t);
+}
+
+ft_optim *ft_trainer_optim(ft_trainer *t) { return t->opt; }
+
+float ft_trainer_step(ft_trainer *t, const ft_labelled *set, const ft_pair *pairs, int B,
+                      uint64_t dropout_seed)
+{
+    size_t isz = (size_t)t->isz, D = (size_t)t->D;
+    for (int i = 0; i < B; i++) {
+        memcpy(t->x + (size_t)i * isz, set->x + (size_t)pairs[i].a * isz, isz * sizeof(float));
+        memcpy(t->x + (size_t)(B + i) * isz, set->x + (size_t)pairs[i].b * isz, isz * sizeof(float));
+        t->y[i] = pairs[i].same ? 1.0f : 0.0f;
+    }
+    ft_net_seed_dropout(t->net, dropout_seed);
+    const float *e = ft_net_forward(t->net, t->x, 2 * B, 1);
+    float loss = ft_contrastive_forward(NULL, e, e + (size_t)B * D, t->y, B, (int)D, t->margin);
+    memset(t->de, 0, (size_t)2 * B * D * sizeof(float));
+    ft_contrastive_backward(t->de, t->de + (size_t)B * D, e, e + (size_t)B * D, t->y, B, (int)D,
+                            t->margin, 1.0f);
+    ft_net_zero_grad(t->net);
+    ft_net_backward(t->net, t->de, 2 * B);
+    ft_optim_step(t->opt, t->net);
+    return loss;
+}
+
+ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *pairs, int n,
+                            float margin, float *dist, double *loss, ft_error *err)
+{
+    int isz = ft_net_input_size(net), D = ft_net_embed_dim(net);
+    int bs = FT_EVAL_BATCH / 2;
+    float *x = malloc((size_t)2 * bs * isz * sizeof(float));
+    float *y = malloc((size_t)bs * sizeof(float));
+    float *e = malloc((size_t)2 * bs * D * sizeof(float));
+    if (!x || !y || !e) {
+        free(x);
+        free(y);
+        free(e);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    double total = 0;
+    ft_status st = FT_OK;
+    for (int i = 0; i < n && !st; i += bs) {
+        int b = n - i < bs ? n - i : bs;
+        for (int k = 0; k < b; k++) {
+            memcpy(x + (size_t)k * isz, set->x + (size_t)pairs[i + k].a * isz, (size_t)isz * sizeof(float));
+            memcpy(x + (size_t)(b + k) * isz, set->x + (size_t)pairs[i + k].b * isz,
+                   (size_t)isz * sizeof(float));
+            y[k] = pairs[i + k].same ? 1.0f : 0.0f;
+        }
+        st = ft_net_embed(net, x, 2 * b, e, err);
+        if (!st) total += (double)b * ft_contrastive_forward(dist + i, e, e + (size_t)b * D, y, b, D, margin);
+    }
+    if (loss) *loss = n ? total / n : 0.0;
+    free(x);
+    free(y);
+    free(e);
+    return st;
+}
+
+/* ------------------------------------------------------------ metadata ---- */
+
+/* model id: "<arch name>-" + 12 hex digits of SHA-256 over the spec and all tensors. */
+static void model_id(const ft_net *net, char *out, size_t n)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(c, ft_net_spec_json(net), strlen(ft_net_spec_json(net)));
+    for (int k = 0; ok && k < np; k++) ok = EVP_DigestUpdate(c, p[k].data, p[k].count * sizeof(float));
+    ok = ok && EVP_DigestFinal_ex(c, md, &len);
+    EVP_MD_CTX_free(c);
+    char hex[13] = "000000000000";
+    for (int i = 0; ok && i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(out, n, "%s-%s", ft_net_name(net), hex);
+}
+
+typedef struct {
+    int epoch, step;          /* next epoch to run / next step within it */
+    double loss_sum;          /* sum over the current epoch so far (loss x batch) */
+    float best_val;
+    int best_epoch;
+    ft_plateau plateau;
+    float lr;
+    cJSON *history;           /* array of per-epoch objects (owned) */
+} loop_state;
+
+static cJSON *training_json(const ft_train_opts *o, int n_train, int n_val)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "data", o->data_desc ? o->data_desc : "");
+    cJSON_AddNumberToObject(t, "train_images", n_train);
+    cJSON_AddNumberToObject(t, "val_images", n_val);
+    cJSON_AddStringToObject(t, "pairs", o->pairs == FT_PAIRS_KERAS ? "keras" : "all");
+    cJSON_AddNumberToObject(t, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(t, "epochs", o->epochs);
+    cJSON_AddNumberToObject(t, "batch", o->batch);
+    cJSON_AddStringToObject(t, "optimizer", ft_opt_kind_name(o->opt.kind));
+    cJSON_AddNumberToObject(t, "lr", o->opt.lr);
+    cJSON_AddNumberToObject(t, "weight_decay", o->opt.weight_decay);
+    cJSON_AddNumberToObject(t, "margin", o->margin);
+    cJSON_AddNumberToObject(t, "threads", ft_get_threads());
+    return t;
+}
+
+/* Fills ck (from the net's current weights) with metadata; resume adds the loop state. */
+static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loop_state *ls,
+                            int n_train, int n_val, int resume, ft_ckpt *ck, ft_error *err)
+{
+    ft_status st = ft_net_to_checkpoint(net, ck, err);
+    if (st) return st;
+    ck->threshold = o->threshold;
+    cJSON *m = cJSON_CreateObject();
+    char id[128];
+    model_id(net, id, sizeof id);
+    cJSON_AddStringToObject(m, "model_id", id);
+    cJSON_AddStringToObject(m, "arch", ft_net_name(net));
+    cJSON_AddItemToObject(m, "training", training_json(o, n_train, n_val));
+    cJSON *met = cJSON_AddObjectToObject(m, "metrics");
+    int nh = cJSON_GetArraySize(ls->history);
+    if (nh > 0) {
+        cJSON *last = cJSON_GetArrayItem(ls->history, nh - 1);
+        cJSON_AddNumberToObject(met, "epochs_done", nh);
+        cJSON_AddItemToObject(met, "final_train_loss",
+                              cJSON_Duplicate(cJSON_GetObjectItem(last, "train_loss"), 1));
+        if (isfinite(ls->best_val)) {
+            cJSON_AddNumberToObject(met, "best_val_loss", ls->best_val);
+            cJSON_AddNumberToObject(met, "best_epoch", ls->best_epoch + 1);
+        }
+    }
+    cJSON_AddStringToObject(m, "threshold_rule", "fixed (--threshold); d < threshold means same");
+    cJSON_AddItemToObject(m, "history", cJSON_Duplicate(ls->history, 1));
+    if (resume) {
+        cJSON *r = cJSON_AddObjectToObject(m, "resume");
+        cJSON_AddNumberToObject(r, "epoch", ls->epoch);
+        cJSON_AddNumberToObject(r, "step", ls->step);
+        cJSON_AddNumberToObject(r, "loss_sum", ls->loss_sum);
+        cJSON_AddNumberToObject(r, "best_val", isfinite(ls->best_val) ? ls->best_val : -1);
+        cJSON_AddNumberToObject(r, "best_epoch", ls->best_epoch);
+        cJSON_AddNumberToObject(r, "plateau_best", isfinite(ls->plateau.best) ? ls->plateau.best : -1);
+        cJSON_AddNumberToObject(r, "plateau_wait", ls->plateau.wait);
+        cJSON_AddNumberToObject(r, "lr", ls->lr);
+    }
+    free(ck->meta_json);
+    ck->meta_json = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    if (!ck->meta_json) {
+        ft_ckpt_free(ck);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    return FT_OK;
+}
+
+/* Appends tensors "opt/best/<name>" holding the best weights snapshot. */
+static ft_status append_best(ft_ckpt *ck, const ft_net *net, const float *best, ft_error *err)
+{
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    ft_ckpt_tensor *t = realloc(ck->tensors, (size_t)(ck->n_tensors + np) * sizeof *t);
+    if (!t) return ft_error_set(err, FT_ENOMEM, "out of memory");
+    ck->tensors = t;
+    size_t off = 0;
+    for (int k = 0; k < np; k++) {
+        ft_ckpt_tensor *x = &ck->tensors[ck->n_tensors];
+        memset(x, 0, sizeof *x);
+        snprintf(x->name, sizeof x->name, "%s%s", FT_BEST_PREFIX, p[k].name);
+        x->ndim = p[k].ndim;
+        for (int d = 0; d < p[k].ndim; d++) x->dims[d] = p[k].dims[d];
+        x->count = p[k].count;
+        x->data = malloc(p[k].count * sizeof(float));
+        if (!x->data) return ft_error_set(err, FT_ENOMEM, "out of memory");
+        memcpy(x->data, best + off, p[k].count * sizeof(float));
+        off += p[k].count;
+        ck->n_tensors++;
+    }
+    return FT_OK;
+}
+
+static size_t all_tensor_floats(const ft_net *net)
+{
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    size_t n = 0;
+    for (int k = 0; k < np; k++) n += p[k].count;
+    return n;
+}
+
+static void snapshot(const ft_net *net, float *dst)
+{
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    for (int k = 0; k < np; k++) {
+        memcpy(dst, p[k].data, p[k].count * sizeof(float));
+        dst += p[k].count;
+    }
+}
+
+static void restore(ft_net *net, const float *src)
+{
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    for (int k = 0; k < np; k++) {
+        memcpy(p[k].data, src, p[k].count * sizeof(float));
+        src += p[k].count;
+    }
+}
+
+static ft_status write_resume(const ft_net *net, ft_optim *opt, const float *best,
+                              const ft_train_opts *o, const loop_state *ls, int n_train, int n_val,
+                              ft_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", o->out_path, FT_RESUME_SUFFIX);
+    ft_ckpt ck;
+    ft_status st = build_ckpt(net, o, ls, n_train, n_val, 1, &ck, err);
+    if (st) return st;
+    if (!(st = ft_optim_save(opt, &ck, err)) && best) st = append_best(&ck, net, best, err);
+    if (!st) st = ft_ckpt_write(path, &ck, err);
+    ft_ckpt_free(&ck);
+    return st;
+}
+
+static double num(const cJSON *o, const char *k, double def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static ft_status load_resume(ft_net *net, ft_optim *opt, float *best, loop_state *ls,
+                             const ft_train_opts *o, ft_error *err)
+{
+    ft_ckpt ck;
+    ft_status st = ft_ckpt_read(o->resume_path, &ck, err);
+    if (st) return st;
+    cJSON *m = NULL;
+    if (strcmp(ck.spec_json, ft_net_spec_json(net))) {
+        st = ft_error_set(err, FT_EMISMATCH, "%s: resume checkpoint has a different architecture",
+                          o->resume_path);
+        goto done;
+    }
+    m = cJSON_Parse(ck.meta_json);
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "resume");
+    if (!cJSON_IsObject(r)) {
+        st = ft_error_set(err, FT_EMISMATCH, "%s: not a resumable checkpoint (no training state; use the %s file)",
+                          o->resume_path, FT_RESUME_SUFFIX);
+        goto done;
+    }
+    if ((st = ft_net_load_tensors(net, &ck, NULL, err)) || (st = ft_optim_load(opt, &ck, err))) {
+        ft_error_prefix(err, o->resume_path);
+        goto done;
+    }
+    if (best && ft_ckpt_find(&ck, FT_BEST_PREFIX "0.weight")) {
+        /* borrow the net to unpack the best snapshot, then put the current weights back */
+        size_t nf = all_tensor_floats(net);
+        float *cur = malloc(nf * sizeof(float));
+        if (!cur) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            goto done;
+        }
+        snapshot(net, cur);
+        st = ft_net_load_tensors(net, &ck, FT_BEST_PREFIX, err);
+        if (!st) snapshot(net, best);
+        restore(net, cur);
+        free(cur);
+        if (st) goto done;
+    }
+    ls->epoch = (int)num(r, "epoch", 0);
+    ls->step = (int)num(r, "step", 0);
+    ls->loss_sum = num(r, "loss_sum", 0);
+    double bv = num(r, "best_val", -1), pb = num(r, "plateau_best", -1);
+    ls->best_val = bv < 0 ? INFINITY : (float)bv;
+    ls->best_epoch = (int)num(r, "best_epoch", -1);
+    ls->plateau.best = pb < 0 ? INFINITY : (float)pb;
+    ls->plateau.wait = (int)num(r, "plateau_wait", 0);
+    ls->lr = (float)num(r, "lr", o->opt.lr);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "history");
+    if (cJSON_IsArray(h)) {
+        cJSON_Delete(ls->history);
+        ls->history = cJSON_Duplicate(h, 1);
+    }
+done:
+    cJSON_Delete(m);
+    ft_ckpt_free(&ck);
+    return st;
+}
+
+/* --------------------------------------------------------------- loop ---- */
+
+ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val,
+                   const ft_train_opts *o, ft_train_result *res, ft_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (o->epochs < 1) return ft_error_set(err, FT_EINVAL, "epochs must be at least 1");
+    if (train->isz != ft_net_input_size(net))
+        return ft_error_set(err, FT_EMISMATCH, "training data has %d values per image, the network takes %d",
+                            train->isz, ft_net_input_size(net));
+    ft_trainer *tr = NULL;
+    ft_pair *fixed = NULL, *ep = NULL, *vpairs = NULL;
+    float *vdist = NULL, *best = NULL;
+    int n_fixed = 0, n_vp = 0;
+    loop_state ls = {0};
+    ls.best_val = INFINITY;
+    ls.best_epoch = -1;
+    ls.lr = o->opt.lr;
+    ls.history = cJSON_CreateArray();
+    ft_plateau_init(&ls.plateau, o->plateau_factor, o->plateau_patience, o->min_lr);
+    ft_status st = ft_trainer_new(net, &o->opt, o->batch, o->margin, &tr, err);
+    if (st) goto done;
+    if (o->pairs == FT_PAIRS_KERAS) {
+        if ((st = ft_pairs_keras(train->label, train->n, o->seed, &fixed, &n_fixed, err))) goto done;
+    } else {
+        n_fixed = o->pairs_per_epoch > 0 ? o->pairs_per_epoch : 2 * train->n;
+    }
+    if (val && val->n > 0) {
+        if ((st = ft_pairs_keras(val->label, val->n, o->seed ^ 0x5A11, &vpairs, &n_vp, err))) goto done;
+        vdist = malloc((size_t)n_vp * sizeof(float));
+        best = malloc(all_tensor_floats(net) * sizeof(float));
+        if (!vdist || !best) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (o->resume_path && (st = load_resume(net, ft_trainer_optim(tr), best, &ls, o, err))) goto done;
+    ft_optim_set_lr(ft_trainer_optim(tr), ls.lr);
+    ep = malloc((size_t)n_fixed * sizeof *ep);
+    if (!ep) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    int n_val = val ? val->n : 0;
+    int steps = (n_fixed + o->batch - 1) / o->batch;
+    double t0 = ft_now(), pairs_done = 0;
+    int epochs_total_left = o->epochs - ls.epoch;
+    for (; ls.epoch < o->epochs; ls.epoch++) {
+        if (o->pairs == FT_PAIRS_KERAS) {
+            memcpy(ep, fixed, (size_t)n_fixed * sizeof *ep);
+            ft_rng r = ft_rng_derive(o->seed, 0xE0000 + (uint64_t)ls.epoch);
+            for (int i = n_fixed - 1; i > 0; i--) { /* Fisher-Yates on pairs */
+                int j = (int)ft_rng_below(&r, (uint32_t)(i + 1));
+                ft_pair tmp = ep[i];
+                ep[i] = ep[j];
+                ep[j] = tmp;
+            }
+        } else {
+            ft_pair *fresh;
+            if ((st = ft_pairs_random(train->label, train->n, n_fixed, o->seed + 0x1000003ull * (uint64_t)(ls.epoch + 1),
+                                      &fresh, err)))
+                goto done;
+            memcpy(ep, fresh, (size_t)n_fixed * sizeof *ep);
+            free(fresh);
+        }
+        for (; ls.step < steps; ls.step++) {
+            if (o->stop && *o->stop) {
+                res->interrupted = 1;
+                if ((st = write_resume(net, ft_trainer_optim(tr), isfinite(ls.best_val) ? best : NULL, o, &ls,
+                                       train->n, n_val, err)))
+                    goto done;
+                st = ft_error_set(err, FT_EINTERRUPTED, "interrupted at epoch %d step %d; state saved to %s%s",
+                                  ls.epoch + 1, ls.step, o->out_path, FT_RESUME_SUFFIX);
+                goto done;
+            }
+            int i0 = ls.step * o->batch;
+            int b = n_fixed - i0 < o->batch ? n_fixed - i0 : o->batch;
+            uint64_t gstep = (uint64_t)ls.epoch * (uint64_t)steps + (uint64_t)ls.step;
+            float loss = ft_trainer_step(tr, train, ep + i0, b, o->seed ^ (gstep * 0x9E37ull));
+            if (!isfinite(loss)) {
+                st = ft_error_set(err, FT_EINVAL, "training diverged (loss is %f at epoch %d); lower --lr",
+                                  loss, ls.epoch + 1);
+                goto done;
+            }
+            ls.loss_sum += (double)loss * b;
+            pairs_done += b;
+            if (o->progress) {
+                double el = ft_now() - t0;
+                double total = (double)epochs_total_left * n_fixed;
+                ft_train_progress p = {ls.epoch, o->epochs, ls.step + 1, steps, pairs_done / (el > 0 ? el : 1e-9), el,
+                                       el / pairs_done * (total - pairs_done), (float)(ls.loss_sum / (i0 + b)), NAN,
+                                       NAN, ls.lr, 0, 0};
+                o->progress(&p, o->progress_ctx);
+            }
+        }
+        float tl = (float)(ls.loss_sum / n_fixed), vl = NAN, va = NAN;
+        if (vpairs) {
+            double vloss;
+            if ((st = ft_pair_distances(net, val, vpairs, n_vp, o->margin, vdist, &vloss, err))) goto done;
+            vl = (float)vloss;
+            uint8_t *same = malloc((size_t)n_vp);
+            if (!same) {
+                st = ft_error_set(err, FT_ENOMEM, "out of memory");
+                goto done;
+            }
+            for (int i = 0; i < n_vp; i++) same[i] = vpairs[i].same;
+            va = (float)ft_pair_accuracy(vdist, same, n_vp, o->threshold);
+            free(same);
+        }
+        int is_best = 0;
+        if (vpairs && vl < ls.best_val) {
+            ls.best_val = vl;
+            ls.best_epoch = ls.epoch;
+            snapshot(net, best);
+            is_best = 1;
+        }
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h, "epoch", ls.epoch + 1);
+        cJSON_AddNumberToObject(h, "train_loss", tl);
+        if (vpairs) {
+            cJSON_AddNumberToObject(h, "val_loss", vl);
+            cJSON_AddNumberToObject(h, "val_accuracy", va);
+        }
+        cJSON_AddNumberToObject(h, "lr", ls.lr);
+        cJSON_AddItemToArray(ls.history, h);
+        float nl = ft_plateau_update(&ls.plateau, vpairs ? vl : tl, ls.lr);
+        if (o->progress) {
+            double el = ft_now() - t0;
+            int left = o->epochs - ls.epoch - 1;
+            ft_train_progress p = {ls.epoch, o->epochs, steps, steps, pairs_done / (el > 0 ? el : 1e-9), el,
+                                   el / pairs_done * (double)left * n_fixed, tl, vl, va, ls.lr, 1, is_best};
+            o->progress(&p, o->progress_ctx);
+        }
+        ls.lr = nl;
+        ft_optim_set_lr(ft_trainer_optim(tr), nl);
+        res->final_train_loss = tl;
+        ls.step = 0;
+        ls.loss_sum = 0;
+        if (ls.epoch + 1 < o->epochs) {
+            loop_state next = ls;
+            next.epoch = ls.epoch + 1;
+            if ((st = write_resume(net, ft_trainer_optim(tr), isfinite(ls.best_val) ? best : NULL, o, &next,
+                                   train->n, n_val, err)))
+                goto done;
+        }
+    }
+    res->seconds = ft_now() - t0;
+    res->pairs_per_sec = pairs_done / (res->seconds > 0 ? res->seconds : 1e-9);
+    res->epochs_done = o->epochs;
+    res->best_val_loss = ls.best_val;
+    res->best_epoch = ls.best_epoch;
+    if (best && isfinite(ls.best_val)) restore(net, best);
+    ft_ckpt ck;
+    if ((st = build_ckpt(net, o, &ls, train->n, n_val, 0, &ck, err))) goto done;
+    st = ft_ckpt_write(o->out_path, &ck, err);
+    ft_ckpt_free(&ck);
+    if (!st) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s%s", o->out_path, FT_RESUME_SUFFIX);
+        unlink(path);
+    }
+done:
+    cJSON_Delete(ls.history);
+    ft_trainer_free(tr);
+    free(fixed);
+    free(ep);
+    free(vpairs);
+    free(vdist);
+    free(best);
+    return st;
+}

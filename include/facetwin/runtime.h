@@ -1,0 +1,26 @@
+/* facetwin/runtime.h — process-wide settings: threads.
+ *
+ * ft_set_threads(n) sets OpenBLAS's thread count and the count the library's
+ * own worker threads use, so the two never oversubscribe the cores: compute
+ * runs in BLAS threads while the library's threads (data loading) mostly wait
+ * on I/O. n <= 0 means "number of online cores".
+ */
+#ifndef FACETWIN_RUNTIME_H
+#define FACETWIN_RUNTIME_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int ft_cpu_count(void);
+void ft_set_threads(int n);
+int ft_get_threads(void);
+/* Monotonic wall-clock seconds. */
+double ft_now(void);
+/* Peak resident set size of this process in MiB (from getrusage). */
+double ft_peak_rss_mb(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

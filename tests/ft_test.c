@@ -1,0 +1,64 @@
+/* ft_test.c — helpers shared by the cmocka tests (see ft_test.h). */
+#include "ft_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *ft_test_dataset(const char *rel, char *buf, size_t n)
+{
+    const char *root = getenv("FT_SHARED_DIR");
+    if (!root) root = "../shared";
+    snprintf(buf, n, "%s/datasets/%s", root, rel);
+    struct stat st;
+    if (stat(buf, &st) != 0) {
+        fprintf(stderr, "SKIP: dataset %s not found (set FT_SHARED_DIR)\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+const char *ft_test_source(const char *rel, char *buf, size_t n)
+{
+    const char *root = getenv("FT_SOURCE_DIR");
+    if (!root) root = ".";
+    snprintf(buf, n, "%s/%s", root, rel);
+    return buf;
+}
+
+const char *ft_test_tmpdir(char *buf, size_t n)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(buf, n, "%s/facetwin-test-XXXXXX", t ? t : "/tmp");
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return buf;
+}
+
+void ft_test_rmtree(const char *path)
+{
+    if (!path || !strstr(path, "facetwin-test-")) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+int ft_test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    int rc = fclose(f);
+    return (w == n && rc == 0) ? 0 : -1;
+}
+
+double ft_test_relerr(double a, double b, double floor_)
+{
+    double m = fmax(fmax(fabs(a), fabs(b)), floor_);
+    return fabs(a - b) / m;
+}

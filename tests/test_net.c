@@ -1,0 +1,259 @@
+/* test_net.c — the spec parser, the whole-network gradient, checkpoints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facetwin/checkpoint.h"
+#include "facetwin/net.h"
+#include "ft_test.h"
+#include "rng.h"
+
+/* A small net touching conv (stride/pad/groups), batchnorm, in-place relu,
+ * maxpool, a residual add with a projection shortcut, gap, dense, l2norm. */
+static const char *k_small =
+    "{\"name\":\"small\",\"input\":{\"width\":9,\"height\":8,\"channels\":3,\"mean\":[0.5],\"std\":[0.25]},"
+    "\"layers\":["
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1},"          /* 0 */
+    "{\"type\":\"batchnorm\"},"                                                /* 1 */
+    "{\"type\":\"relu\"},"                                                     /* 2 */
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,\"groups\":2},"/* 3 */
+    "{\"type\":\"scale\"},"                                                    /* 4 */
+    "{\"type\":\"add\",\"from\":2},"                                           /* 5 */
+    "{\"type\":\"maxpool\",\"kernel\":2},"                                     /* 6 */
+    "{\"type\":\"conv2d\",\"filters\":6,\"kernel\":1,\"input\":6},"            /* 7 projection */
+    "{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"padding\":1,\"input\":6},"/* 8 */
+    "{\"type\":\"add\",\"from\":7},"                                           /* 9 */
+    "{\"type\":\"relu\"},"                                                     /* 10 */
+    "{\"type\":\"gap\"},"                                                      /* 11 */
+    "{\"type\":\"dense\",\"units\":5},"                                        /* 12 */
+    "{\"type\":\"l2norm\"}]}";
+
+static void expect_spec_error(const char *json, const char *needle)
+{
+    ft_net *net = NULL;
+    ft_error err = {0};
+    ft_status st = ft_net_from_json(json, &net, &err);
+    if (st == FT_OK || !strstr(err.msg, needle)) {
+        fprintf(stderr, "spec: %s\n  got status %d message '%s', want '%s'\n", json, st, err.msg, needle);
+        fail();
+    }
+    assert_null(net);
+    assert_null(strchr(err.msg, '\n'));
+}
+
+#define IN "\"input\":{\"width\":8,\"height\":8,\"channels\":1}"
+static void test_spec_errors(void **state)
+{
+    (void)state;
+    expect_spec_error("{", "malformed JSON");
+    expect_spec_error("[]", "must be a JSON object");
+    expect_spec_error("{\"layers\":[{\"type\":\"relu\"}]}", "'input' object is required");
+    expect_spec_error("{\"input\":{\"width\":8,\"height\":8,\"channels\":2},\"layers\":[{\"type\":\"relu\"}]}",
+                      "channels");
+    expect_spec_error("{\"input\":{\"width\":0,\"height\":8,\"channels\":1},\"layers\":[{\"type\":\"relu\"}]}",
+                      "'width' must be between");
+    expect_spec_error("{" IN ",\"layers\":[]}", "'layers' must be an array");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"relu\"},{\"type\":\"convolution\"}]}",
+                      "layer 1: unknown type 'convolution'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"kernel\":3}]}",
+                      "layer 0 (conv2d): 'filters' is required");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"filtres\":2}]}",
+                      "layer 0 (conv2d): 'filtres' is not a field");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"groups\":2}]}",
+                      "layer 0 (conv2d): 'groups' must divide");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":9}]}",
+                      "layer 0 (conv2d): 'kernel' is larger");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":\"3\"}]}",
+                      "'kernel' must be an integer");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3},{\"type\":\"add\",\"from\":-1}]}",
+                      "layer 1 (add): 'from'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"relu\",\"input\":5}]}", "layer 0 (relu): 'input'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"dropout\",\"rate\":1.5}]}", "layer 0 (dropout): 'rate'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"dropout\"}]}", "'rate' is required");
+    expect_spec_error("{" IN ",\"init\":\"zeros\",\"layers\":[{\"type\":\"relu\"}]}", "'init'");
+    expect_spec_error("{" IN ",\"layerz\":[]}", "'layerz' is not a top-level field");
+}
+
+static void test_preset_seed_mnist(void **state)
+{
+    (void)state;
+    char *spec = NULL;
+    ft_error err = {0};
+    assert_int_equal(ft_spec_resolve("seed-mnist", &spec, &err), FT_OK);
+    ft_net *net;
+    assert_int_equal(ft_net_from_json(spec, &net, &err), FT_OK);
+    free(spec);
+    /* 64*1*9+64 + 32*64*9+32 + 128*18432+128 */
+    assert_int_equal(ft_net_param_count(net), 640 + 18464 + 2359424);
+    assert_int_equal(ft_net_embed_dim(net), 128);
+    assert_int_equal(ft_net_input(net)->width, 28);
+    assert_int_equal(ft_spec_resolve("no-such-preset", &spec, &err) != FT_OK, 1);
+    assert_non_null(strstr(err.msg, "unknown architecture"));
+    ft_net_free(net);
+    assert_int_equal(ft_spec_resolve("/nonexistent/spec.json", &spec, &err) != FT_OK, 1);
+    assert_non_null(strstr(err.msg, "/nonexistent/spec.json"));
+}
+
+static void fill_random(float *x, size_t n, uint64_t seed)
+{
+    ft_rng r = ft_rng_derive(seed, 1);
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * ft_rng_uniform(&r) - 1.0f;
+}
+
+static double objective(ft_net *net, const float *x, int B, const float *R, int D)
+{
+    const float *e = ft_net_forward(net, x, B, 1);
+    double s = 0;
+    for (int i = 0; i < B * D; i++) s += (double)e[i] * R[i];
+    return s;
+}
+
+/* Numerical gradient of sum(embedding .* R) w.r.t. sampled weights of every tensor. */
+static void test_whole_net_gradient(void **state)
+{
+    (void)state;
+    ft_net *net;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(k_small, &net, &err), FT_OK);
+    ft_net_init(net, 7);
+    const int B = 3, D = ft_net_embed_dim(net), isz = ft_net_input_size(net);
+    assert_int_equal(ft_net_reserve(net, B, 1, &err), FT_OK);
+    float *x = malloc((size_t)B * isz * sizeof(float)), *R = malloc((size_t)B * D * sizeof(float));
+    fill_random(x, (size_t)B * isz, 1);
+    fill_random(R, (size_t)B * D, 2);
+    /* make BN/scale parameters non-trivial */
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    ft_rng r = ft_rng_derive(3, 3);
+    for (int k = 0; k < np; k++)
+        if (p[k].grad && p[k].ndim == 1)
+            for (size_t i = 0; i < p[k].count; i++) p[k].data[i] += 0.3f * (ft_rng_uniform(&r) - 0.5f);
+    objective(net, x, B, R, D);
+    ft_net_zero_grad(net);
+    ft_net_backward(net, R, B);
+    const float h = 1e-2f;
+    int checked = 0;
+    double worst = 0;
+    for (int k = 0; k < np; k++) {
+        if (!p[k].grad) continue;
+        size_t stride = p[k].count > 12 ? p[k].count / 12 : 1;
+        for (size_t i = 0; i < p[k].count; i += stride) {
+            float w0 = p[k].data[i];
+            p[k].data[i] = w0 + h;
+            double lp = objective(net, x, B, R, D);
+            p[k].data[i] = w0 - h;
+            double lm = objective(net, x, B, R, D);
+            p[k].data[i] = w0;
+            double num = (lp - lm) / (2 * h), ana = p[k].grad[i];
+            double e = fabs(num - ana) / fmax(fmax(fabs(num), fabs(ana)), 1e-2);
+            if (e > worst) worst = e;
+            if (e > 5e-2) fprintf(stderr, "%s[%zu]: numeric %.6f analytic %.6f\n", p[k].name, i, num, ana);
+            assert_true(e <= 5e-2);
+            checked++;
+        }
+    }
+    fprintf(stderr, "whole-net gradient: %d weights checked, worst relative error %.2e\n", checked, worst);
+    assert_true(checked > 50);
+    free(x);
+    free(R);
+    ft_net_free(net);
+}
+
+static void test_checkpoint_roundtrip_and_mismatch(void **state)
+{
+    (void)state;
+    ft_net *net, *net2;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(k_small, &net, &err), FT_OK);
+    ft_net_init(net, 11);
+    const int B = 2, D = ft_net_embed_dim(net), isz = ft_net_input_size(net);
+    float *x = malloc((size_t)B * isz * sizeof(float)), *e1 = malloc((size_t)B * D * sizeof(float)),
+          *e2 = malloc((size_t)B * D * sizeof(float));
+    fill_random(x, (size_t)B * isz, 5);
+    /* move BN running stats away from defaults with a training forward */
+    assert_int_equal(ft_net_reserve(net, B, 1, &err), FT_OK);
+    ft_net_forward(net, x, B, 1);
+    assert_int_equal(ft_net_embed(net, x, B, e1, &err), FT_OK);
+
+    char dir[256], path[512];
+    ft_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.ftw", dir);
+    ft_ckpt ck;
+    assert_int_equal(ft_net_to_checkpoint(net, &ck, &err), FT_OK);
+    ck.threshold = 0.75f;
+    assert_int_equal(ft_ckpt_write(path, &ck, &err), FT_OK);
+    ft_ckpt_free(&ck);
+    ft_ckpt rd;
+    assert_int_equal(ft_ckpt_read(path, &rd, &err), FT_OK);
+    assert_true(rd.threshold == 0.75f);
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_OK);
+    assert_int_equal(ft_net_embed(net2, x, B, e2, &err), FT_OK);
+    assert_memory_equal(e1, e2, (size_t)B * D * sizeof(float));
+    ft_net_free(net2);
+
+    /* wrong shape of one tensor */
+    ft_ckpt_tensor *t = NULL;
+    for (int k = 0; k < rd.n_tensors; k++)
+        if (!strcmp(rd.tensors[k].name, "8.weight")) t = &rd.tensors[k];
+    assert_non_null(t);
+    int64_t saved = t->dims[0];
+    t->dims[0] = 3;
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_EMISMATCH);
+    assert_non_null(strstr(err.msg, "8.weight"));
+    t->dims[0] = saved;
+    /* renamed (so missing) tensor */
+    snprintf(t->name, sizeof t->name, "8.weigth");
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_EMISMATCH);
+    assert_non_null(strstr(err.msg, "lacks tensor '8.weight'"));
+    snprintf(t->name, sizeof t->name, "8.weight");
+    /* embedding size / input geometry that disagree with the spec */
+    rd.embed_dim = 7;
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_EMISMATCH);
+    assert_non_null(strstr(err.msg, "embedding size"));
+    rd.embed_dim = D;
+    rd.input.width = 10;
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_EMISMATCH);
+    rd.input.width = 9;
+    /* non-finite weight */
+    t->data[0] = NAN;
+    assert_int_equal(ft_net_from_checkpoint(&rd, &net2, &err), FT_EMISMATCH);
+    assert_non_null(strstr(err.msg, "non-finite"));
+    ft_ckpt_free(&rd);
+    ft_test_rmtree(dir);
+    free(x);
+    free(e1);
+    free(e2);
+    ft_net_free(net);
+}
+
+static void test_describe_and_flops(void **state)
+{
+    (void)state;
+    char *spec;
+    ft_net *net;
+    ft_error err = {0};
+    assert_int_equal(ft_spec_resolve("seed-mnist", &spec, &err), FT_OK);
+    assert_int_equal(ft_net_from_json(spec, &net, &err), FT_OK);
+    free(spec);
+    /* conv1 2*64*9*26*26, conv2 2*32*64*9*24*24, dense 2*18432*128 */
+    double want = 2.0 * 64 * 9 * 26 * 26 + 2.0 * 32 * 64 * 9 * 24 * 24 + 2.0 * 18432 * 128;
+    assert_true(fabs(ft_net_flops(net) - want) < 1.0);
+    char buf[256];
+    ft_net_describe_layer(net, 0, buf, sizeof buf);
+    assert_non_null(strstr(buf, "conv2d"));
+    assert_non_null(strstr(buf, "(64,26,26)"));
+    ft_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_preset_seed_mnist),
+        cmocka_unit_test(test_whole_net_gradient),
+        cmocka_unit_test(test_checkpoint_roundtrip_and_mismatch),
+        cmocka_unit_test(test_describe_and_flops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -132,24 +132,35 @@ static void test_whole_net_gradient(void **state)
     objective(net, x, B, R, D);
     ft_net_zero_grad(net);
     ft_net_backward(net, R, B);
-    const float h = 1e-2f;
+    const float h = 1e-3f;
     int checked = 0;
     double worst = 0;
     for (int k = 0; k < np; k++) {
         if (!p[k].grad) continue;
         size_t stride = p[k].count > 12 ? p[k].count / 12 : 1;
         for (size_t i = 0; i < p[k].count; i += stride) {
+            /* Kink-aware: a perturbation can flip a max-pool argmax or a relu, so the
+             * analytic gradient must match the central difference or, at a kink, one
+             * of the one-sided differences (which it then matches exactly). */
             float w0 = p[k].data[i];
+            double l0 = objective(net, x, B, R, D);
             p[k].data[i] = w0 + h;
             double lp = objective(net, x, B, R, D);
             p[k].data[i] = w0 - h;
             double lm = objective(net, x, B, R, D);
             p[k].data[i] = w0;
-            double num = (lp - lm) / (2 * h), ana = p[k].grad[i];
-            double e = fabs(num - ana) / fmax(fmax(fabs(num), fabs(ana)), 1e-2);
+            double ana = p[k].grad[i];
+            double cands[3] = {(lp - lm) / (2 * h), (lp - l0) / h, (l0 - lm) / h};
+            double e = INFINITY;
+            for (int c = 0; c < 3; c++) {
+                double ec = fabs(cands[c] - ana) / fmax(fmax(fabs(cands[c]), fabs(ana)), 1e-2);
+                if (ec < e) e = ec;
+            }
             if (e > worst) worst = e;
-            if (e > 5e-2) fprintf(stderr, "%s[%zu]: numeric %.6f analytic %.6f\n", p[k].name, i, num, ana);
-            assert_true(e <= 5e-2);
+            if (e > 2e-2)
+                fprintf(stderr, "%s[%zu]: numeric %.6f (one-sided %.6f, %.6f) analytic %.6f\n", p[k].name, i,
+                        cands[0], cands[1], cands[2], ana);
+            assert_true(e <= 2e-2);
             checked++;
         }
     }

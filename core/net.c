@@ -332,8 +332,11 @@ static ft_status parse_layer(ft_net *net, int i, const cJSON *o, ft_error *err)
         shape3 o2 = producer_shape(net, l->from);
         if (o2.c != in.c || o2.h != in.h || o2.w != in.w) {
             char buf[160];
-            snprintf(buf, sizeof buf, "layer %d's output (%d,%d,%d) does not match the input (%d,%d,%d)",
-                     l->from, o2.c, o2.h, o2.w, in.c, in.h, in.w);
+            char src[32];
+            if (l->from < 0) snprintf(src, sizeof src, "the network input");
+            else snprintf(src, sizeof src, "layer %d's output", l->from);
+            snprintf(buf, sizeof buf, "names %s (%d,%d,%d), which does not match this layer's input (%d,%d,%d)",
+                     src, o2.c, o2.h, o2.w, in.c, in.h, in.w);
             return field_err(&f, "from", buf);
         }
         break;
@@ -431,7 +434,8 @@ ft_status ft_net_from_json(const char *spec_json, ft_net **out, ft_error *err)
     cJSON *root = cJSON_Parse(spec_json);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
-        return ft_error_set(err, FT_EINVAL, "spec: malformed JSON near '%.20s'", at ? at : "?");
+        if (!at || !*at) return ft_error_set(err, FT_EINVAL, "spec: malformed JSON (ends too early)");
+        return ft_error_set(err, FT_EINVAL, "spec: malformed JSON near '%.20s'", at);
     }
     ft_status st = FT_OK;
     ft_net *net = calloc(1, sizeof *net);

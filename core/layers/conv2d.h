@@ -1,9 +1,9 @@
 /* layers/conv2d.h — internals of the conv layer (core/layers/conv2d.c) that
- * the tests and benchmarks reach: the chunk size (images per im2col + GEMM
- * pass) chosen for a shape, and forward/backward with an explicit chunk size,
- * so a test can make a small batch span several chunks without building a
- * tensor of FT_CONV_WS_MAX_FLOATS. The public entry points in
- * facetwin/layers.h are these with nb = ft_conv2d_chunk_images(s).
+ * tests and benchmarks reach: the plan (which algorithm, how many images per
+ * chunk) chosen for a shape, and forward/backward under an explicit plan, so
+ * a test can run every algorithm on every shape it applies to and make a
+ * small batch span several chunks. The public entry points in
+ * facetwin/layers.h are these with ft_conv2d_plan_for(s).
  */
 #ifndef FT_LAYERS_CONV2D_H
 #define FT_LAYERS_CONV2D_H
@@ -12,19 +12,33 @@
 
 #include "facetwin/layers.h"
 
-/* Upper bound of the conv workspace in floats (16 MiB): the batch is cut into
- * chunks of nb images so that im2col buffer + GEMM output of one chunk fit.
- * A single image larger than this still runs, as a chunk of one. */
-#define FT_CONV_WS_MAX_FLOATS ((size_t)4 << 20)
+/* im2col path: the batch is cut into chunks of nb images so that the im2col
+ * buffer + GEMM output of one chunk stay under this many floats (8 MiB).
+ * Measured at batch 256 on the reference convs: 5 images per chunk for
+ * 64 -> 32 on 26x26 and 42 for 1 -> 64 on 28x28 were as fast as or faster
+ * than larger chunks (the buffers then stay in the last-level cache). */
+#define FT_CONV_WS_MAX_FLOATS ((size_t)2 << 20)
 
-/* Images per chunk for shape s (1 <= nb <= B). */
-int ft_conv2d_chunk_images(const ft_conv2d_shape *s);
-/* Workspace floats for chunks of nb images (0 for the direct depthwise path). */
-size_t ft_conv2d_workspace_chunked(const ft_conv2d_shape *s, int nb);
-void ft_conv2d_forward_chunked(float *out, const float *inp, const float *weight,
-                               const float *bias, const ft_conv2d_shape *s, float *ws, int nb);
-void ft_conv2d_backward_chunked(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, const ft_conv2d_shape *s,
-                                float *ws, int nb);
+typedef enum {
+    FT_CONV_IM2COL,    /* any shape */
+    FT_CONV_DEPTHWISE, /* groups == C only; the public choice when groups > 1 */
+} ft_conv2d_algo;
+
+typedef struct {
+    ft_conv2d_algo algo;
+    int nb; /* images per chunk, 1 <= nb <= B */
+} ft_conv2d_plan;
+
+/* The plan the public functions use for shape s. */
+ft_conv2d_plan ft_conv2d_plan_for(const ft_conv2d_shape *s);
+/* Whether algo can run shape s. */
+int ft_conv2d_algo_applies(const ft_conv2d_shape *s, ft_conv2d_algo algo);
+/* Workspace floats for plan p (0 for the depthwise path). */
+size_t ft_conv2d_workspace_plan(const ft_conv2d_shape *s, ft_conv2d_plan p);
+void ft_conv2d_forward_plan(float *out, const float *inp, const float *weight, const float *bias,
+                            const ft_conv2d_shape *s, float *ws, ft_conv2d_plan p);
+void ft_conv2d_backward_plan(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *weight, const ft_conv2d_shape *s,
+                             float *ws, ft_conv2d_plan p);
 
 #endif

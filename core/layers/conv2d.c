@@ -1,0 +1,456 @@
+/* conv2d.c — 2-D convolution: im2col + cblas_sgemm, or depthwise direct.
+ *
+ * Shapes: inp (B,C,H,W), weight (OC, C/g, KH, KW), bias (OC) or NULL,
+ * out (B,OC,OH,OW). Write P = OH*OW, OCg = OC/g, K = (C/g)*KH*KW.
+ *
+ * The batch is folded into the GEMM's N dimension, as darknet does: for a
+ * chunk of n images, im2col lays out
+ *
+ *     col (C*KH*KW, n*P)      row (c,ky,kx), column (b,oy,ox)
+ *
+ * and since the rows of one group's channels are contiguous, group g is the
+ * row block col[g*K, (g+1)*K). Per group
+ *
+ *     mat[g] (OCg, n*P) = W[g] (OCg, K) x col[g] (K, n*P)
+ *
+ * then mat (OC, n*P) is scattered into NCHW out (n, OC, P) adding the bias.
+ * One GEMM thousands of columns wide per group and chunk keeps OpenBLAS in
+ * its efficient regime and both its threads busy (a per-image GEMM is only P
+ * wide: 576 for a 24x24 map); the scatter costs little next to the 2*K flops
+ * per output. With a chunk of one image mat already is NCHW and the GEMM
+ * writes into out.
+ *
+ * Backward per chunk: gather dout into mat (OC, n*P), recompute col, then
+ *     dW[g]   += mat[g] x col[g]^T       (beta = 1: accumulates)
+ *     dcol[g]  = W[g]^T x mat[g]         (overwrites col[g]: the same group's
+ *                                         dW has consumed it)
+ * and col2im adds dcol into dinp. dbias is a plain sum over dout. With
+ * dinp == NULL (the first layer) the dcol GEMM and col2im are skipped; with
+ * dweight == NULL the im2col is.
+ *
+ * Memory. im2col multiplies the input by KH*KW, so the batch is cut into
+ * chunks of nb images such that col + mat stay under FT_CONV_WS_MAX_FLOATS
+ * (conv2d.h); ft_conv2d_workspace() is that size, and it only grows with B so
+ * a buffer reserved for the largest batch serves every smaller one. An image
+ * too big for the bound on its own still runs, as a chunk of one.
+ *
+ * im2col / col2im walk (c,ky,kx) rows, then images, then output rows: the
+ * source plane stays in L1 while one col row is written in sequence. For
+ * each kx the range of output x whose input x lies inside the image is
+ * computed once, so the inner loop is a branch-free contiguous copy at
+ * stride 1 (memcpy), with the padding zero-filled around it. A 1x1 stride-1
+ * unpadded conv needs no im2col: col is the input with the images side by
+ * side (one memcpy per channel and image), and for one image the input itself.
+ *
+ * Depthwise (groups == C, OC a multiple of C): a GEMM per channel would be one
+ * row high, so a direct loop accumulates w[ky,kx] * shifted input rows into
+ * output rows (vectorisable at stride 1) and needs no workspace.
+ *
+ * Performance (2 threads, batch 256, 64 -> 32 3x3 on 26x26): the GEMMs run
+ * near sgemm speed; what is left is im2col writing a 9x copy of the input
+ * that the other core's BLAS thread has just read (cache-line ownership moves
+ * between cores). Chunk sizes from 4 to 64 images change little. Computing
+ * the conv as KH*KW GEMMs over shifted views of one padded input (no 9x
+ * copy) was tried and was slower overall: its backward GEMMs are thin
+ * (OC x C outputs over a long inner dimension) and run at half speed.
+ */
+#include "layers/conv2d.h"
+#include "layers/reduce.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ geometry ---- */
+
+static int out_dim(int in, int k, int stride, int pad)
+{
+    int span = in + 2 * pad - k;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+int ft_conv2d_out_h(const ft_conv2d_shape *s) { return out_dim(s->H, s->KH, s->stride, s->pad); }
+int ft_conv2d_out_w(const ft_conv2d_shape *s) { return out_dim(s->W, s->KW, s->stride, s->pad); }
+
+static int is_pointwise(const ft_conv2d_shape *s)
+{
+    return s->KH == 1 && s->KW == 1 && s->stride == 1 && s->pad == 0;
+}
+
+/* [lo, hi): output positions o whose input position o*stride - pad + k lies
+ * in [0, in). Everything outside reads padding. */
+static void valid_range(int *lo, int *hi, int in, int out, int k, int stride, int pad)
+{
+    int first = pad - k, last = in - 1 + pad - k; /* need first <= o*stride <= last */
+    int l = first <= 0 ? 0 : (first + stride - 1) / stride;
+    int h = last < 0 ? 0 : last / stride + 1;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* ---------------------------------------------------------------- plans ---- */
+
+static size_t taps(const ft_conv2d_shape *s) { return (size_t)s->KH * s->KW; }
+
+/* Workspace floats per image of a chunk: col + mat for im2col, none for depthwise. */
+static size_t per_image_floats(const ft_conv2d_shape *s, ft_conv2d_algo algo)
+{
+    if (algo != FT_CONV_IM2COL) return 0;
+    size_t P = (size_t)ft_conv2d_out_h(s) * (size_t)ft_conv2d_out_w(s);
+    return ((size_t)s->C * taps(s) + (size_t)s->OC) * P;
+}
+
+int ft_conv2d_algo_applies(const ft_conv2d_shape *s, ft_conv2d_algo algo)
+{
+    switch (algo) {
+    case FT_CONV_IM2COL: return 1;
+    case FT_CONV_DEPTHWISE: return s->groups == s->C;
+    }
+    return 0;
+}
+
+static int chunk_images(const ft_conv2d_shape *s, ft_conv2d_algo algo, size_t budget)
+{
+    size_t per = per_image_floats(s, algo);
+    size_t nb = per ? budget / per : (size_t)s->B;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)s->B) nb = (size_t)s->B;
+    return (int)nb;
+}
+
+ft_conv2d_plan ft_conv2d_plan_for(const ft_conv2d_shape *s)
+{
+    ft_conv2d_plan p;
+    if (s->groups > 1 && s->groups == s->C) {
+        p.algo = FT_CONV_DEPTHWISE;
+        p.nb = s->B;
+    } else {
+        p.algo = FT_CONV_IM2COL;
+        p.nb = chunk_images(s, FT_CONV_IM2COL, FT_CONV_WS_MAX_FLOATS);
+    }
+    if (p.nb < 1) p.nb = 1;
+    return p;
+}
+
+size_t ft_conv2d_workspace_plan(const ft_conv2d_shape *s, ft_conv2d_plan p)
+{
+    return (size_t)p.nb * per_image_floats(s, p.algo);
+}
+
+size_t ft_conv2d_workspace(const ft_conv2d_shape *s)
+{
+    return ft_conv2d_workspace_plan(s, ft_conv2d_plan_for(s));
+}
+
+/* ------------------------------------------------------- row primitives ---- */
+
+static void copy_strided(float *restrict dst, const float *restrict src, int n, int stride)
+{
+    if (stride == 1) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int i = 0; i < n; i++) dst[i] = src[(size_t)i * stride];
+}
+
+/* dst[i*stride] += src[i] */
+static void add_strided(float *restrict dst, const float *restrict src, int n, int stride)
+{
+    if (stride == 1) {
+        for (int i = 0; i < n; i++) dst[i] += src[i];
+        return;
+    }
+    for (int i = 0; i < n; i++) dst[(size_t)i * stride] += src[i];
+}
+
+/* y[i] += a * x[i*stride] */
+static void axpy_strided(float *restrict y, const float *restrict x, float a, int n, int stride)
+{
+    if (stride == 1) {
+        for (int i = 0; i < n; i++) y[i] += a * x[i];
+        return;
+    }
+    for (int i = 0; i < n; i++) y[i] += a * x[(size_t)i * stride];
+}
+
+/* y[i*stride] += a * x[i] */
+static void axpy_scatter(float *restrict y, const float *restrict x, float a, int n, int stride)
+{
+    if (stride == 1) {
+        for (int i = 0; i < n; i++) y[i] += a * x[i];
+        return;
+    }
+    for (int i = 0; i < n; i++) y[(size_t)i * stride] += a * x[i];
+}
+
+/* sum_i x[i] * y[i*stride] */
+static float dot_strided(const float *restrict x, const float *restrict y, int n, int stride)
+{
+    if (stride == 1) return ft_dot_f32(x, y, (size_t)n);
+    float acc = 0.0f;
+    for (int i = 0; i < n; i++) acc += x[i] * y[(size_t)i * stride];
+    return acc;
+}
+
+/* out (n,OC,P) = mat (OC, n*P) + bias; mat may already be out (n == 1). */
+static void scatter_bias(float *out, const float *mat, const float *bias, int OC, size_t P, int n)
+{
+    const size_t N = (size_t)n * P;
+    for (int b = 0; b < n; b++)
+        for (int oc = 0; oc < OC; oc++) {
+            float *o = out + ((size_t)b * OC + oc) * P;
+            const float *m = mat + (size_t)oc * N + (size_t)b * P;
+            float bv = bias ? bias[oc] : 0.0f;
+            if (o != m)
+                for (size_t p = 0; p < P; p++) o[p] = m[p] + bv;
+            else if (bias)
+                for (size_t p = 0; p < P; p++) o[p] += bv;
+        }
+}
+
+/* --------------------------------------------------------- 1. im2col ---- */
+
+/* col (C*KH*KW, n*P) from inp (n,C,H,W). */
+static void im2col(float *col, const float *inp, const ft_conv2d_shape *s, int n)
+{
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride;
+    const size_t P = (size_t)OH * OW, N = (size_t)n * P, HW = (size_t)s->H * s->W;
+    if (is_pointwise(s)) {
+        for (int c = 0; c < s->C; c++)
+            for (int b = 0; b < n; b++)
+                memcpy(col + c * N + b * P, inp + ((size_t)b * s->C + c) * HW, P * sizeof(float));
+        return;
+    }
+    for (int c = 0; c < s->C; c++) {
+        for (int ky = 0; ky < s->KH; ky++) {
+            int ylo, yhi;
+            valid_range(&ylo, &yhi, s->H, OH, ky, S, s->pad);
+            for (int kx = 0; kx < s->KW; kx++) {
+                int xlo, xhi;
+                valid_range(&xlo, &xhi, s->W, OW, kx, S, s->pad);
+                float *row = col + (((size_t)c * s->KH + ky) * s->KW + kx) * N;
+                for (int b = 0; b < n; b++) {
+                    const float *plane = inp + ((size_t)b * s->C + c) * HW;
+                    float *dst = row + b * P;
+                    memset(dst, 0, (size_t)ylo * OW * sizeof(float));
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        float *d = dst + (size_t)oy * OW;
+                        for (int ox = 0; ox < xlo; ox++) d[ox] = 0.0f;
+                        if (xhi > xlo)
+                            copy_strided(d + xlo,
+                                         plane + (size_t)(oy * S - s->pad + ky) * s->W
+                                             + (xlo * S - s->pad + kx),
+                                         xhi - xlo, S);
+                        for (int ox = xhi; ox < OW; ox++) d[ox] = 0.0f;
+                    }
+                    memset(dst + (size_t)yhi * OW, 0, (size_t)(OH - yhi) * OW * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+/* dinp (n,C,H,W) += col2im(dcol (C*KH*KW, n*P)). */
+static void col2im_add(float *dinp, const float *col, const ft_conv2d_shape *s, int n)
+{
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride;
+    const size_t P = (size_t)OH * OW, N = (size_t)n * P, HW = (size_t)s->H * s->W;
+    if (is_pointwise(s)) {
+        for (int c = 0; c < s->C; c++)
+            for (int b = 0; b < n; b++)
+                add_strided(dinp + ((size_t)b * s->C + c) * HW, col + c * N + b * P, (int)P, 1);
+        return;
+    }
+    for (int c = 0; c < s->C; c++) {
+        for (int ky = 0; ky < s->KH; ky++) {
+            int ylo, yhi;
+            valid_range(&ylo, &yhi, s->H, OH, ky, S, s->pad);
+            for (int kx = 0; kx < s->KW; kx++) {
+                int xlo, xhi;
+                valid_range(&xlo, &xhi, s->W, OW, kx, S, s->pad);
+                if (xlo >= xhi) continue;
+                const float *row = col + (((size_t)c * s->KH + ky) * s->KW + kx) * N;
+                for (int b = 0; b < n; b++) {
+                    float *plane = dinp + ((size_t)b * s->C + c) * HW;
+                    const float *src = row + b * P;
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        float *d = plane + (size_t)(oy * S - s->pad + ky) * s->W
+                                   + (xlo * S - s->pad + kx);
+                        add_strided(d, src + (size_t)oy * OW + xlo, xhi - xlo, S);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ws: col (C*KH*KW, nb*P), mat (OC, nb*P) */
+static void im2col_forward(float *out, const float *inp, const float *weight, const float *bias,
+                           const ft_conv2d_shape *s, float *ws, int nb)
+{
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * P;
+    float *col = ws, *mat = ws + (size_t)nb * s->C * taps(s) * P;
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = s->B - b0 < nb ? s->B - b0 : nb;
+        const size_t N = (size_t)n * P;
+        float *dst = n == 1 ? out + (size_t)b0 * out_img : mat; /* one image: mat is NCHW */
+        const float *cin = col;
+        if (n == 1 && is_pointwise(s)) cin = inp + (size_t)b0 * in_img; /* already (C, P) */
+        else im2col(col, inp + (size_t)b0 * in_img, s, n);
+        for (int g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, (int)N, K, 1.0f,
+                        weight + (size_t)g * OCg * K, K, cin + (size_t)g * K * N, (int)N, 0.0f,
+                        dst + (size_t)g * OCg * N, (int)N);
+        scatter_bias(out + (size_t)b0 * out_img, dst, bias, s->OC, P, n);
+    }
+}
+
+static void im2col_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                            const float *weight, const ft_conv2d_shape *s, float *ws, int nb)
+{
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * P;
+    float *col = ws, *mat = ws + (size_t)nb * s->C * taps(s) * P;
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        const int n = s->B - b0 < nb ? s->B - b0 : nb;
+        const size_t N = (size_t)n * P;
+        const float *dm = dout + (size_t)b0 * out_img; /* one image: already (OC, P) */
+        if (n > 1) {
+            for (int b = 0; b < n; b++)
+                for (int oc = 0; oc < s->OC; oc++)
+                    memcpy(mat + (size_t)oc * N + (size_t)b * P,
+                           dm + (size_t)b * out_img + (size_t)oc * P, P * sizeof(float));
+            dm = mat;
+        }
+        const float *cin = col;
+        if (dweight) {
+            if (n == 1 && is_pointwise(s)) cin = inp + (size_t)b0 * in_img;
+            else im2col(col, inp + (size_t)b0 * in_img, s, n);
+        }
+        for (int g = 0; g < G; g++) {
+            const float *dmg = dm + (size_t)g * OCg * N;
+            if (dweight)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OCg, K, (int)N, 1.0f, dmg,
+                            (int)N, cin + (size_t)g * K * N, (int)N, 1.0f,
+                            dweight + (size_t)g * OCg * K, K);
+            if (dinp)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, OCg, 1.0f,
+                            weight + (size_t)g * OCg * K, K, dmg, (int)N, 0.0f,
+                            col + (size_t)g * K * N, (int)N);
+        }
+        if (dinp) col2im_add(dinp + (size_t)b0 * in_img, col, s, n);
+    }
+}
+
+/* ----------------------------------------------------- 2. depthwise ---- */
+
+/* groups == C: output channel oc reads input channel oc / (OC/C). */
+static void depthwise_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              const ft_conv2d_shape *s)
+{
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride, mult = s->OC / s->C;
+    const size_t P = (size_t)OH * OW, HW = (size_t)s->H * s->W;
+    for (int b = 0; b < s->B; b++) {
+        for (int oc = 0; oc < s->OC; oc++) {
+            const float *plane = inp + ((size_t)b * s->C + oc / mult) * HW;
+            const float *w = weight + (size_t)oc * taps(s);
+            float *o = out + ((size_t)b * s->OC + oc) * P;
+            float bv = bias ? bias[oc] : 0.0f;
+            for (size_t p = 0; p < P; p++) o[p] = bv;
+            for (int ky = 0; ky < s->KH; ky++) {
+                int ylo, yhi;
+                valid_range(&ylo, &yhi, s->H, OH, ky, S, s->pad);
+                for (int kx = 0; kx < s->KW; kx++) {
+                    int xlo, xhi;
+                    valid_range(&xlo, &xhi, s->W, OW, kx, S, s->pad);
+                    if (xlo >= xhi) continue;
+                    float wv = w[ky * s->KW + kx];
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        const float *src = plane + (size_t)(oy * S - s->pad + ky) * s->W
+                                           + (xlo * S - s->pad + kx);
+                        axpy_strided(o + (size_t)oy * OW + xlo, src, wv, xhi - xlo, S);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void depthwise_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                               const float *weight, const ft_conv2d_shape *s)
+{
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride, mult = s->OC / s->C;
+    const size_t P = (size_t)OH * OW, HW = (size_t)s->H * s->W;
+    for (int b = 0; b < s->B; b++) {
+        for (int oc = 0; oc < s->OC; oc++) {
+            size_t in_off = ((size_t)b * s->C + oc / mult) * HW;
+            const float *g = dout + ((size_t)b * s->OC + oc) * P;
+            for (int ky = 0; ky < s->KH; ky++) {
+                int ylo, yhi;
+                valid_range(&ylo, &yhi, s->H, OH, ky, S, s->pad);
+                for (int kx = 0; kx < s->KW; kx++) {
+                    int xlo, xhi;
+                    valid_range(&xlo, &xhi, s->W, OW, kx, S, s->pad);
+                    if (xlo >= xhi) continue;
+                    size_t widx = ((size_t)oc * s->KH + ky) * s->KW + kx;
+                    float wv = weight[widx], dw = 0.0f;
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        size_t off = in_off + (size_t)(oy * S - s->pad + ky) * s->W
+                                     + (size_t)(xlo * S - s->pad + kx);
+                        const float *grow = g + (size_t)oy * OW + xlo;
+                        if (dweight) dw += dot_strided(grow, inp + off, xhi - xlo, S);
+                        if (dinp) axpy_scatter(dinp + off, grow, wv, xhi - xlo, S);
+                    }
+                    if (dweight) dweight[widx] += dw;
+                }
+            }
+        }
+    }
+}
+
+/* -------------------------------------------------------- entry points ---- */
+
+void ft_conv2d_forward_plan(float *out, const float *inp, const float *weight, const float *bias,
+                            const ft_conv2d_shape *s, float *ws, ft_conv2d_plan p)
+{
+    switch (p.algo) {
+    case FT_CONV_DEPTHWISE: depthwise_forward(out, inp, weight, bias, s); break;
+    case FT_CONV_IM2COL: im2col_forward(out, inp, weight, bias, s, ws, p.nb); break;
+    }
+}
+
+void ft_conv2d_backward_plan(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *weight, const ft_conv2d_shape *s,
+                             float *ws, ft_conv2d_plan p)
+{
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    if (dbias) {
+        for (int oc = 0; oc < s->OC; oc++) {
+            float acc = 0.0f;
+            for (int b = 0; b < s->B; b++) acc += ft_sum_f32(dout + ((size_t)b * s->OC + oc) * P, P);
+            dbias[oc] += acc;
+        }
+    }
+    if (!dweight && !dinp) return;
+    switch (p.algo) {
+    case FT_CONV_DEPTHWISE: depthwise_backward(dinp, dweight, dout, inp, weight, s); break;
+    case FT_CONV_IM2COL: im2col_backward(dinp, dweight, dout, inp, weight, s, ws, p.nb); break;
+    }
+}
+
+void ft_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       const ft_conv2d_shape *s, float *ws)
+{
+    ft_conv2d_forward_plan(out, inp, weight, bias, s, ws, ft_conv2d_plan_for(s));
+}
+
+void ft_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const ft_conv2d_shape *s,
+                        float *ws)
+{
+    ft_conv2d_backward_plan(dinp, dweight, dbias, dout, inp, weight, s, ws, ft_conv2d_plan_for(s));
+}

@@ -1,0 +1,157 @@
+/* pool.c — max pooling, average pooling and global average pooling.
+ *
+ * Shapes: inp (B,C,H,W) -> out (B,C,OH,OW), OH = (H + 2*pad - K)/stride + 1
+ * (floor, PyTorch's ceil_mode=False); global average pool (B,C,HW) -> (B,C).
+ *
+ * Max pool treats padding as -inf: only real cells compete, and the first
+ * maximum in row-major window order wins (a NaN wins too), exactly as
+ * PyTorch's CPU kernel. Backward does not keep an argmax index buffer: it
+ * recomputes the winner from inp, trading a second pass over the window for
+ * no extra state (the layer has no buffer of its own to keep it in). A window
+ * made only of padding cannot occur when pad <= K/2 (PyTorch's rule); should
+ * it, the output is 0 and no gradient flows.
+ *
+ * Average pool counts padding cells as zeros and always divides by K*K
+ * (count_include_pad=True, PyTorch's default): with floor output sizes a
+ * window never reaches beyond the padding, so K*K is also PyTorch's divisor.
+ */
+#include "facetwin/layers.h"
+
+#include <math.h>
+
+#include "layers/reduce.h"
+
+static int pool_out(int in, int k, int stride, int pad)
+{
+    int span = in + 2 * pad - k;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+int ft_pool_out_h(const ft_pool_shape *s) { return pool_out(s->H, s->K, s->stride, s->pad); }
+int ft_pool_out_w(const ft_pool_shape *s) { return pool_out(s->W, s->K, s->stride, s->pad); }
+
+/* The window of output (oy, ox) clipped to the image: rows [y0,y1), cols [x0,x1). */
+typedef struct {
+    int y0, y1, x0, x1;
+} window;
+
+static window clip_window(const ft_pool_shape *s, int oy, int ox)
+{
+    window w;
+    w.y0 = oy * s->stride - s->pad;
+    w.x0 = ox * s->stride - s->pad;
+    w.y1 = w.y0 + s->K;
+    w.x1 = w.x0 + s->K;
+    if (w.y0 < 0) w.y0 = 0;
+    if (w.x0 < 0) w.x0 = 0;
+    if (w.y1 > s->H) w.y1 = s->H;
+    if (w.x1 > s->W) w.x1 = s->W;
+    return w;
+}
+
+/* Index in the plane of the window's first maximum, or -1 if it is empty. */
+static long argmax_window(const float *plane, int W, window w)
+{
+    long best = -1;
+    float m = 0.0f;
+    for (int y = w.y0; y < w.y1; y++)
+        for (int x = w.x0; x < w.x1; x++) {
+            long i = (long)y * W + x;
+            float v = plane[i];
+            if (best < 0 || v > m || isnan(v)) {
+                best = i;
+                m = v;
+                if (isnan(v)) return best;
+            }
+        }
+    return best;
+}
+
+void ft_maxpool_forward(float *out, const float *inp, const ft_pool_shape *s)
+{
+    const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
+    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
+        const float *plane = inp + bc * HW;
+        float *o = out + bc * P;
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                long i = argmax_window(plane, s->W, clip_window(s, oy, ox));
+                o[(size_t)oy * OW + ox] = i < 0 ? 0.0f : plane[i];
+            }
+    }
+}
+
+void ft_maxpool_backward(float *dinp, const float *dout, const float *inp, const ft_pool_shape *s)
+{
+    if (!dinp) return;
+    const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
+    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
+        const float *plane = inp + bc * HW;
+        const float *g = dout + bc * P;
+        float *d = dinp + bc * HW;
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                long i = argmax_window(plane, s->W, clip_window(s, oy, ox));
+                if (i >= 0) d[i] += g[(size_t)oy * OW + ox];
+            }
+    }
+}
+
+void ft_avgpool_forward(float *out, const float *inp, const ft_pool_shape *s)
+{
+    const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
+    const float inv = 1.0f / (float)(s->K * s->K);
+    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
+        const float *plane = inp + bc * HW;
+        float *o = out + bc * P;
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                window w = clip_window(s, oy, ox);
+                float acc = 0.0f;
+                for (int y = w.y0; y < w.y1; y++)
+                    for (int x = w.x0; x < w.x1; x++) acc += plane[(size_t)y * s->W + x];
+                o[(size_t)oy * OW + ox] = acc * inv;
+            }
+    }
+}
+
+void ft_avgpool_backward(float *dinp, const float *dout, const ft_pool_shape *s)
+{
+    if (!dinp) return;
+    const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
+    const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
+    const float inv = 1.0f / (float)(s->K * s->K);
+    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
+        const float *g = dout + bc * P;
+        float *d = dinp + bc * HW;
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                window w = clip_window(s, oy, ox);
+                float gv = g[(size_t)oy * OW + ox] * inv;
+                for (int y = w.y0; y < w.y1; y++)
+                    for (int x = w.x0; x < w.x1; x++) d[(size_t)y * s->W + x] += gv;
+            }
+    }
+}
+
+/* ---- global average pool: inp (B,C,HW) -> out (B,C) ---- */
+
+void ft_gap_forward(float *out, const float *inp, int B, int C, int HW)
+{
+    const float inv = 1.0f / (float)HW;
+    for (size_t bc = 0; bc < (size_t)B * C; bc++) out[bc] = ft_sum_f32(inp + bc * HW, (size_t)HW) * inv;
+}
+
+void ft_gap_backward(float *dinp, const float *dout, int B, int C, int HW)
+{
+    if (!dinp) return;
+    const float inv = 1.0f / (float)HW;
+    for (size_t bc = 0; bc < (size_t)B * C; bc++) {
+        float gv = dout[bc] * inv;
+        float *d = dinp + bc * HW;
+        for (int i = 0; i < HW; i++) d[i] += gv;
+    }
+}

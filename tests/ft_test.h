@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "facetwin/status.h"
+
 /* Fills buf with $FT_SHARED_DIR/datasets/<rel>; returns buf, or NULL if missing. */
 const char *ft_test_dataset(const char *rel, char *buf, size_t n);
 /* Path of a file under the source tree ($FT_SOURCE_DIR/<rel>). */
@@ -27,5 +29,10 @@ void ft_test_rmtree(const char *path);
 int ft_test_write_file(const char *path, const void *data, size_t n);
 /* Relative error |a-b| / max(|a|,|b|,floor). */
 double ft_test_relerr(double a, double b, double floor_);
+
+/* Asserts a status, printing both names and the message when it differs. */
+void assert_status(ft_status got, ft_status want, const ft_error *err);
+/* Asserts the error message contains needle and is one line. */
+void assert_msg_has(const ft_error *err, const char *needle);
 
 #endif

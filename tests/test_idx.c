@@ -75,19 +75,6 @@ static uint8_t *read_whole(const char *path, size_t *n)
     return p;
 }
 
-static void assert_status(ft_status got, ft_status want, const ft_error *err)
-{
-    if (got != want)
-        print_message("status %s, want %s (%s)\n", ft_status_name(got), ft_status_name(want),
-                      got ? err->msg : "no error");
-    assert_int_equal(got, want);
-}
-
-static void assert_msg_has(const ft_error *err, const char *needle)
-{
-    if (!strstr(err->msg, needle)) print_message("message '%s' lacks '%s'\n", err->msg, needle);
-    assert_non_null(strstr(err->msg, needle));
-}
 
 /* ft_idx_load(path) must fail with want, name the path and say `needle`. */
 static void expect_load_error(const char *path, ft_status want, const char *needle)

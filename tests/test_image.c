@@ -58,20 +58,6 @@ static void mb_free(membuf *b)
     memset(b, 0, sizeof *b);
 }
 
-static void assert_status(ft_status got, ft_status want, const ft_error *err)
-{
-    if (got != want)
-        print_message("status %s, want %s (%s)\n", ft_status_name(got), ft_status_name(want),
-                      got ? err->msg : "no error");
-    assert_int_equal(got, want);
-}
-
-static void assert_msg_has(const ft_error *err, const char *needle)
-{
-    if (!strstr(err->msg, needle)) print_message("message '%s' lacks '%s'\n", err->msg, needle);
-    assert_non_null(strstr(err->msg, needle));
-    assert_null(strchr(err->msg, '\n'));
-}
 
 static ft_status decode(const membuf *b, ft_image *img, ft_error *err)
 {

@@ -38,6 +38,10 @@ int cli_float(const char *cmd, const char *opt, const char *s, double lo, double
  * Writes the resolved prefix into prefix (n bytes). */
 ft_status cli_idx_prefix(const char *data, const char *which, char *prefix, size_t n, ft_error *err);
 
+/* Prints o as one line of JSON on stdout and deletes it. */
+struct cJSON;
+void cli_print_json(struct cJSON *o);
+
 /* Test-pair evaluation shared by `train` (final report) and `eval`. */
 typedef struct {
     ft_pair_metrics m;

@@ -1,5 +1,6 @@
 /* cmd_embed.c — `facetwin embed` and `facetwin verify`: images through
  * ft_model_embed_file, the same path the daemon uses. */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,7 +60,11 @@ int cmd_embed(int argc, char **argv)
     ft_status st = e ? FT_OK : ft_error_set(&err, FT_ENOMEM, "out of memory");
     for (int i = 0; i < n && !st; i++) st = ft_model_embed_file(&m, argv[optind + i], NULL, e + (size_t)i * D, &err);
     if (!st) {
-        if (json) printf("{\"model\":\"%s\",\"dim\":%d,\"embeddings\":[", m.model_id, D);
+        if (json) {
+            printf("{\"model\":");
+            print_json_string(m.model_id);
+            printf(",\"dim\":%d,\"embeddings\":[", D);
+        }
         for (int i = 0; i < n; i++) {
             if (json) {
                 printf("%s{\"file\":", i ? "," : "");
@@ -120,10 +125,14 @@ int cmd_verify(int argc, char **argv)
         float t = isnan(thr) ? m.threshold : (float)thr;
         float d = ft_distance(e, e + D, D);
         int same = d < t;
-        if (json)
-            printf("{\"distance\":%.6f,\"same\":%s,\"threshold\":%g,\"model\":\"%s\"}\n", d, same ? "true" : "false", t,
-                   m.model_id);
-        else
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "distance", d);
+            cJSON_AddBoolToObject(o, "same", same);
+            cJSON_AddNumberToObject(o, "threshold", t);
+            cJSON_AddStringToObject(o, "model", m.model_id);
+            cli_print_json(o);
+        } else
             printf("distance %.6f: %s (threshold %g)\n", d, same ? "same" : "different", t);
     }
     free(e);

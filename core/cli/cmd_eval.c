@@ -5,6 +5,7 @@
  * with the negative classes drawn from --seed (0), so every run and every
  * model is scored on the same pairs.
  */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,13 +69,26 @@ int cmd_eval(int argc, char **argv)
     ft_idx_set_free(&raw);
     if (st || (st = cli_eval_pairs(m.net, &set, m.threshold, (float)thr, (uint64_t)seed, &r, &err))) goto done;
     if (json) {
-        printf("{\"model\":\"%s\",\"pairs\":%d,\"positives\":%d,\"negatives\":%d,\"threshold\":%g,\"accuracy\":%.6f,"
-               "\"auc\":%.6f,\"eer\":%.6f,\"eer_threshold\":%.6f,\"best_accuracy\":%.6f,\"best_threshold\":%.6f,"
-               "\"far\":%.6f,\"frr\":%.6f",
-               m.model_id, r.m.pairs, r.m.positives, r.m.negatives, r.m.threshold, r.m.accuracy, r.m.auc, r.m.eer,
-               r.m.eer_threshold, r.m.best_accuracy, r.m.best_threshold, r.m.far, r.m.frr);
-        if (!isnan(thr)) printf(",\"accuracy_at_threshold\":{\"threshold\":%g,\"accuracy\":%.6f}", thr, r.acc_at_user);
-        printf("}\n");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", m.model_id);
+        cJSON_AddNumberToObject(o, "pairs", r.m.pairs);
+        cJSON_AddNumberToObject(o, "positives", r.m.positives);
+        cJSON_AddNumberToObject(o, "negatives", r.m.negatives);
+        cJSON_AddNumberToObject(o, "threshold", r.m.threshold);
+        cJSON_AddNumberToObject(o, "accuracy", r.m.accuracy);
+        cJSON_AddNumberToObject(o, "auc", r.m.auc);
+        cJSON_AddNumberToObject(o, "eer", r.m.eer);
+        cJSON_AddNumberToObject(o, "eer_threshold", r.m.eer_threshold);
+        cJSON_AddNumberToObject(o, "best_accuracy", r.m.best_accuracy);
+        cJSON_AddNumberToObject(o, "best_threshold", r.m.best_threshold);
+        cJSON_AddNumberToObject(o, "far", r.m.far);
+        cJSON_AddNumberToObject(o, "frr", r.m.frr);
+        if (!isnan(thr)) {
+            cJSON *u = cJSON_AddObjectToObject(o, "accuracy_at_threshold");
+            cJSON_AddNumberToObject(u, "threshold", thr);
+            cJSON_AddNumberToObject(u, "accuracy", r.acc_at_user);
+        }
+        cli_print_json(o);
     } else {
         printf("model      %s\npairs      %d (%d same, %d different)\n", m.model_id, r.m.pairs, r.m.positives,
                r.m.negatives);

@@ -46,10 +46,7 @@ int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(o, "flops_per_image", ft_net_flops(m.net));
         cJSON_AddItemToObject(o, "spec", cJSON_Parse(ft_net_spec_json(m.net)));
         cJSON_AddItemToObject(o, "meta", cJSON_Parse(m.meta_json));
-        char *s = cJSON_PrintUnformatted(o);
-        if (s) printf("%s\n", s);
-        free(s);
-        cJSON_Delete(o);
+        cli_print_json(o);
     } else {
         printf("model      %s\narch       %s\n", m.model_id, ft_net_name(m.net));
         printf("input      %dx%d, %d channel(s), mean", in->width, in->height, in->channels);

@@ -5,6 +5,7 @@
  * running loss; otherwise one plain line per epoch (logs stay readable).
  * Ctrl-C sets a flag; the loop stops at the next step and writes OUT.resume.
  */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -234,14 +235,25 @@ int cmd_train(int argc, char **argv)
         have_test = 1;
     }
     if (json) {
-        printf("{\"model\":\"%s\",\"epochs\":%d,\"seconds\":%.2f,\"pairs_per_sec\":%.1f,\"train_loss\":%.6f",
-               out, res.epochs_done, res.seconds, res.pairs_per_sec, res.final_train_loss);
-        if (isfinite(res.best_val_loss))
-            printf(",\"best_val_loss\":%.6f,\"best_epoch\":%d", res.best_val_loss, res.best_epoch + 1);
-        if (have_test)
-            printf(",\"test\":{\"pairs\":%d,\"threshold\":%g,\"accuracy\":%.6f,\"auc\":%.6f,\"eer\":%.6f}",
-                   ev.m.pairs, ev.m.threshold, ev.m.accuracy, ev.m.auc, ev.m.eer);
-        printf("}\n");
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", out);
+        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        cJSON_AddNumberToObject(j, "seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
+        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
+        if (isfinite(res.best_val_loss)) {
+            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
+            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
+        }
+        if (have_test) {
+            cJSON *t = cJSON_AddObjectToObject(j, "test");
+            cJSON_AddNumberToObject(t, "pairs", ev.m.pairs);
+            cJSON_AddNumberToObject(t, "threshold", ev.m.threshold);
+            cJSON_AddNumberToObject(t, "accuracy", ev.m.accuracy);
+            cJSON_AddNumberToObject(t, "auc", ev.m.auc);
+            cJSON_AddNumberToObject(t, "eer", ev.m.eer);
+        }
+        cli_print_json(j);
     } else {
         printf("trained %s in %.1f s (%.0f pairs/s); model written to %s\n", ft_net_name(net), res.seconds,
                res.pairs_per_sec, out);

@@ -1,5 +1,6 @@
 /* common.c — helpers shared by the subcommands: errors, number parsing,
  * resolving IDX data arguments, and the test-pair evaluation. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -52,6 +53,14 @@ int cli_float(const char *cmd, const char *opt, const char *s, double lo, double
     }
     *out = v;
     return 0;
+}
+
+void cli_print_json(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
 }
 
 static int exists(const char *p)

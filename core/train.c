@@ -185,21 +185,41 @@ typedef struct {
     cJSON *history;           /* array of per-epoch objects (owned) */
 } loop_state;
 
-static cJSON *training_json(const ft_train_opts *o, int n_train, int n_val)
+/* JSON building that cannot silently lose fields: each helper clears *ok when
+ * an allocation fails (and frees an item it could not attach), so the caller
+ * reports FT_ENOMEM instead of writing incomplete metadata. */
+static void jattach(int *ok, cJSON *obj, const char *key, cJSON *item)
+{
+    int done = item && obj && (key ? cJSON_AddItemToObject(obj, key, item) : cJSON_AddItemToArray(obj, item));
+    if (!done) {
+        cJSON_Delete(item);
+        *ok = 0;
+    }
+}
+static void jnum(int *ok, cJSON *obj, const char *key, double v)
+{
+    if (!cJSON_AddNumberToObject(obj, key, v)) *ok = 0;
+}
+static void jstr(int *ok, cJSON *obj, const char *key, const char *v)
+{
+    if (!cJSON_AddStringToObject(obj, key, v)) *ok = 0;
+}
+
+static cJSON *training_json(int *ok, const ft_train_opts *o, int n_train, int n_val)
 {
     cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "data", o->data_desc ? o->data_desc : "");
-    cJSON_AddNumberToObject(t, "train_images", n_train);
-    cJSON_AddNumberToObject(t, "val_images", n_val);
-    cJSON_AddStringToObject(t, "pairs", o->pairs == FT_PAIRS_KERAS ? "keras" : "all");
-    cJSON_AddNumberToObject(t, "seed", (double)o->seed);
-    cJSON_AddNumberToObject(t, "epochs", o->epochs);
-    cJSON_AddNumberToObject(t, "batch", o->batch);
-    cJSON_AddStringToObject(t, "optimizer", ft_opt_kind_name(o->opt.kind));
-    cJSON_AddNumberToObject(t, "lr", o->opt.lr);
-    cJSON_AddNumberToObject(t, "weight_decay", o->opt.weight_decay);
-    cJSON_AddNumberToObject(t, "margin", o->margin);
-    cJSON_AddNumberToObject(t, "threads", ft_get_threads());
+    jstr(ok, t, "data", o->data_desc ? o->data_desc : "");
+    jnum(ok, t, "train_images", n_train);
+    jnum(ok, t, "val_images", n_val);
+    jstr(ok, t, "pairs", o->pairs == FT_PAIRS_KERAS ? "keras" : "all");
+    jnum(ok, t, "seed", (double)o->seed);
+    jnum(ok, t, "epochs", o->epochs);
+    jnum(ok, t, "batch", o->batch);
+    jstr(ok, t, "optimizer", ft_opt_kind_name(o->opt.kind));
+    jnum(ok, t, "lr", o->opt.lr);
+    jnum(ok, t, "weight_decay", o->opt.weight_decay);
+    jnum(ok, t, "margin", o->margin);
+    jnum(ok, t, "threads", ft_get_threads());
     return t;
 }
 
@@ -210,44 +230,49 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
     ft_status st = ft_net_to_checkpoint(net, ck, err);
     if (st) return st;
     ck->threshold = o->threshold;
+    int ok = 1;
     cJSON *m = cJSON_CreateObject();
     char id[128];
     model_id(net, id, sizeof id);
-    cJSON_AddStringToObject(m, "model_id", id);
-    cJSON_AddStringToObject(m, "arch", ft_net_name(net));
-    cJSON_AddItemToObject(m, "training", training_json(o, n_train, n_val));
-    cJSON *met = cJSON_AddObjectToObject(m, "metrics");
+    jstr(&ok, m, "model_id", id);
+    jstr(&ok, m, "arch", ft_net_name(net));
+    jattach(&ok, m, "training", training_json(&ok, o, n_train, n_val));
+    cJSON *met = cJSON_CreateObject();
+    jattach(&ok, m, "metrics", met);
     int nh = cJSON_GetArraySize(ls->history);
-    if (nh > 0) {
+    if (ok && nh > 0) {
         cJSON *last = cJSON_GetArrayItem(ls->history, nh - 1);
-        cJSON_AddNumberToObject(met, "epochs_done", nh);
-        cJSON_AddItemToObject(met, "final_train_loss",
-                              cJSON_Duplicate(cJSON_GetObjectItem(last, "train_loss"), 1));
+        jnum(&ok, met, "epochs_done", nh);
+        jattach(&ok, met, "final_train_loss", cJSON_Duplicate(cJSON_GetObjectItem(last, "train_loss"), 1));
         if (isfinite(ls->best_val)) {
-            cJSON_AddNumberToObject(met, "best_val_loss", ls->best_val);
-            cJSON_AddNumberToObject(met, "best_epoch", ls->best_epoch + 1);
+            jnum(&ok, met, "best_val_loss", ls->best_val);
+            jnum(&ok, met, "best_epoch", ls->best_epoch + 1);
         }
     }
-    cJSON_AddStringToObject(m, "threshold_rule", "fixed (--threshold); d < threshold means same");
-    cJSON_AddItemToObject(m, "history", cJSON_Duplicate(ls->history, 1));
+    jstr(&ok, m, "threshold_rule", "fixed (--threshold); d < threshold means same");
+    jattach(&ok, m, "history", cJSON_Duplicate(ls->history, 1));
     if (resume) {
-        cJSON *r = cJSON_AddObjectToObject(m, "resume");
-        cJSON_AddNumberToObject(r, "epoch", ls->epoch);
-        cJSON_AddNumberToObject(r, "step", ls->step);
-        cJSON_AddNumberToObject(r, "loss_sum", ls->loss_sum);
-        cJSON_AddNumberToObject(r, "best_val", isfinite(ls->best_val) ? ls->best_val : -1);
-        cJSON_AddNumberToObject(r, "best_epoch", ls->best_epoch);
-        cJSON_AddNumberToObject(r, "plateau_best", isfinite(ls->plateau.best) ? ls->plateau.best : -1);
-        cJSON_AddNumberToObject(r, "plateau_wait", ls->plateau.wait);
-        cJSON_AddNumberToObject(r, "lr", ls->lr);
+        cJSON *r = cJSON_CreateObject();
+        jattach(&ok, m, "resume", r);
+        if (ok) {
+            jnum(&ok, r, "epoch", ls->epoch);
+            jnum(&ok, r, "step", ls->step);
+            jnum(&ok, r, "loss_sum", ls->loss_sum);
+            jnum(&ok, r, "best_val", isfinite(ls->best_val) ? ls->best_val : -1);
+            jnum(&ok, r, "best_epoch", ls->best_epoch);
+            jnum(&ok, r, "plateau_best", isfinite(ls->plateau.best) ? ls->plateau.best : -1);
+            jnum(&ok, r, "plateau_wait", ls->plateau.wait);
+            jnum(&ok, r, "lr", ls->lr);
+        }
+    }
+    char *txt = ok ? cJSON_PrintUnformatted(m) : NULL;
+    cJSON_Delete(m);
+    if (!txt) {
+        ft_ckpt_free(ck);
+        return ft_error_set(err, FT_ENOMEM, "out of memory while writing checkpoint metadata");
     }
     free(ck->meta_json);
-    ck->meta_json = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    if (!ck->meta_json) {
-        ft_ckpt_free(ck);
-        return ft_error_set(err, FT_ENOMEM, "out of memory");
-    }
+    ck->meta_json = txt;
     return FT_OK;
 }
 
@@ -375,8 +400,13 @@ static ft_status load_resume(ft_net *net, ft_optim *opt, float *best, loop_state
     ls->lr = (float)num(r, "lr", o->opt.lr);
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "history");
     if (cJSON_IsArray(h)) {
+        cJSON *copy = cJSON_Duplicate(h, 1);
+        if (!copy) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            goto done;
+        }
         cJSON_Delete(ls->history);
-        ls->history = cJSON_Duplicate(h, 1);
+        ls->history = copy;
     }
 done:
     cJSON_Delete(m);
@@ -403,6 +433,7 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
     ls.best_epoch = -1;
     ls.lr = o->opt.lr;
     ls.history = cJSON_CreateArray();
+    if (!ls.history) return ft_error_set(err, FT_ENOMEM, "out of memory");
     ft_plateau_init(&ls.plateau, o->plateau_factor, o->plateau_patience, o->min_lr);
     ft_status st = ft_trainer_new(net, &o->opt, o->batch, o->margin, &tr, err);
     if (st) goto done;
@@ -501,14 +532,19 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
             is_best = 1;
         }
         cJSON *h = cJSON_CreateObject();
-        cJSON_AddNumberToObject(h, "epoch", ls.epoch + 1);
-        cJSON_AddNumberToObject(h, "train_loss", tl);
+        int ok = 1;
+        jnum(&ok, h, "epoch", ls.epoch + 1);
+        jnum(&ok, h, "train_loss", tl);
         if (vpairs) {
-            cJSON_AddNumberToObject(h, "val_loss", vl);
-            cJSON_AddNumberToObject(h, "val_accuracy", va);
+            jnum(&ok, h, "val_loss", vl);
+            jnum(&ok, h, "val_accuracy", va);
         }
-        cJSON_AddNumberToObject(h, "lr", ls.lr);
-        cJSON_AddItemToArray(ls.history, h);
+        jnum(&ok, h, "lr", ls.lr);
+        jattach(&ok, ls.history, NULL, h);
+        if (!ok) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory recording the training history");
+            goto done;
+        }
         float nl = ft_plateau_update(&ls.plateau, vpairs ? vl : tl, ls.lr);
         if (o->progress) {
             double el = ft_now() - t0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input through the CLI: every case must give exit status 1 and one line
 # on stderr naming the file and the reason — never a crash (under ASan too).
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/lib_cli.sh"
 MNIST=$SHARED/datasets/mnist-10k
 if [ ! -d "$MNIST" ]; then echo "SKIP: dataset $MNIST not found (set FT_SHARED_DIR)"; exit 77; fi
 

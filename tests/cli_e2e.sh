@@ -2,7 +2,7 @@
 # End to end: train seed-mnist briefly on mnist-10k through the CLI, then
 # check the loss fell, test-pair accuracy clearly beats chance, and that
 # eval / info / embed / verify / resume work on the result.
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/lib_cli.sh"
 MNIST=$SHARED/datasets/mnist-10k
 if [ ! -d "$MNIST" ]; then echo "SKIP: dataset $MNIST not found (set FT_SHARED_DIR)"; exit 77; fi
 

@@ -1,4 +1,4 @@
-# cli_lib.sh — helpers for the shell-level CLI tests (sourced, not run).
+# lib_cli.sh — helpers for the shell-level CLI tests (sourced by tests/cli_*.sh, not run).
 # FT_CLI is the facetwin binary and FT_SHARED_DIR the shared data (set by CTest).
 set -u
 FT=${FT_CLI:?FT_CLI must point at the facetwin binary}

@@ -335,6 +335,33 @@ static void dense_fwd(void *p, float *out)
     ft_dense_forward(out, d->inp, d->w, d->b, d->B, d->IN, d->OUT);
 }
 
+/* The batch-1 forward (sgemv) must equal row 0 of a batched forward (sgemm). */
+static void test_dense_batch1_matches_batch(void **state)
+{
+    (void)state;
+    enum { IN = 37, OUT = 11, B = 3 };
+    float x[B * IN], w[OUT * IN], bias[OUT], outb[B * OUT], out1[OUT];
+    for (int i = 0; i < B * IN; i++) x[i] = (float)((i * 7919) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < OUT * IN; i++) w[i] = (float)((i * 104729) % 97) / 48.0f - 1.0f;
+    for (int i = 0; i < OUT; i++) bias[i] = 0.1f * (float)i - 0.5f;
+    ft_dense_forward(outb, x, w, bias, B, IN, OUT);
+    for (int b = 0; b < B; b++) {
+        ft_dense_forward(out1, x + b * IN, w, bias, 1, IN, OUT);
+        for (int o = 0; o < OUT; o++) {
+            double ref = bias[o];
+            for (int i = 0; i < IN; i++) ref += (double)x[b * IN + i] * w[o * IN + i];
+            assert_true(fabs(out1[o] - ref) < 1e-4);
+            assert_true(fabs(out1[o] - outb[b * OUT + o]) < 1e-4);
+        }
+    }
+    ft_dense_forward(out1, x, w, NULL, 1, IN, OUT); /* no bias */
+    for (int o = 0; o < OUT; o++) {
+        double ref = 0;
+        for (int i = 0; i < IN; i++) ref += (double)x[i] * w[o * IN + i];
+        assert_true(fabs(out1[o] - ref) < 1e-4);
+    }
+}
+
 static void test_dense(void **state)
 {
     (void)state;
@@ -860,7 +887,7 @@ int main(void)
         cmocka_unit_test(test_conv_basic),     cmocka_unit_test(test_conv_stride),
         cmocka_unit_test(test_conv_groups),    cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_conv_pointwise), cmocka_unit_test(test_conv_chunks),
-        cmocka_unit_test(test_conv_workspace), cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_conv_workspace), cmocka_unit_test(test_dense), cmocka_unit_test(test_dense_batch1_matches_batch),
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_batchnorm),

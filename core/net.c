@@ -616,9 +616,8 @@ void ft_net_describe_layer(const ft_net *net, int i, char *buf, size_t n)
     char extra[96] = "";
     switch (l->type) {
     case L_CONV:
-        snprintf(extra, sizeof extra, " %dx%d/%d pad %d%s%s", l->kernel, l->kernel, l->stride, l->pad,
-                 l->groups > 1 ? " groups " : "", "");
-        if (l->groups > 1) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%d", l->groups);
+        snprintf(extra, sizeof extra, " %dx%d/%d pad %d groups %d", l->kernel, l->kernel, l->stride, l->pad,
+                 l->groups);
         break;
     case L_MAXPOOL:
     case L_AVGPOOL: snprintf(extra, sizeof extra, " %dx%d/%d", l->kernel, l->kernel, l->stride); break;

@@ -100,15 +100,21 @@ void ft_trainer_free(ft_trainer *t)
 
 ft_optim *ft_trainer_optim(ft_trainer *t) { return t->opt; }
 
+/* Lays out B pairs as one batch x (2B, isz): left sides, then right sides; y (B) labels. */
+static void gather_pairs(float *x, float *y, const ft_labelled *set, const ft_pair *pairs, int B, size_t isz)
+{
+    for (int i = 0; i < B; i++) {
+        memcpy(x + (size_t)i * isz, set->x + (size_t)pairs[i].a * isz, isz * sizeof(float));
+        memcpy(x + (size_t)(B + i) * isz, set->x + (size_t)pairs[i].b * isz, isz * sizeof(float));
+        y[i] = pairs[i].same ? 1.0f : 0.0f;
+    }
+}
+
 float ft_trainer_step(ft_trainer *t, const ft_labelled *set, const ft_pair *pairs, int B,
                       uint64_t dropout_seed)
 {
-    size_t isz = (size_t)t->isz, D = (size_t)t->D;
-    for (int i = 0; i < B; i++) {
-        memcpy(t->x + (size_t)i * isz, set->x + (size_t)pairs[i].a * isz, isz * sizeof(float));
-        memcpy(t->x + (size_t)(B + i) * isz, set->x + (size_t)pairs[i].b * isz, isz * sizeof(float));
-        t->y[i] = pairs[i].same ? 1.0f : 0.0f;
-    }
+    size_t D = (size_t)t->D;
+    gather_pairs(t->x, t->y, set, pairs, B, (size_t)t->isz);
     ft_net_seed_dropout(t->net, dropout_seed);
     const float *e = ft_net_forward(t->net, t->x, 2 * B, 1);
     float loss = ft_contrastive_forward(NULL, e, e + (size_t)B * D, t->y, B, (int)D, t->margin);
@@ -126,6 +132,8 @@ ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *
 {
     int isz = ft_net_input_size(net), D = ft_net_embed_dim(net);
     int bs = FT_EVAL_BATCH / 2;
+    if (set->isz != isz)
+        return ft_error_set(err, FT_EMISMATCH, "data has %d values per image, the network takes %d", set->isz, isz);
     float *x = malloc((size_t)2 * bs * isz * sizeof(float));
     float *y = malloc((size_t)bs * sizeof(float));
     float *e = malloc((size_t)2 * bs * D * sizeof(float));
@@ -139,12 +147,7 @@ ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *
     ft_status st = FT_OK;
     for (int i = 0; i < n && !st; i += bs) {
         int b = n - i < bs ? n - i : bs;
-        for (int k = 0; k < b; k++) {
-            memcpy(x + (size_t)k * isz, set->x + (size_t)pairs[i + k].a * isz, (size_t)isz * sizeof(float));
-            memcpy(x + (size_t)(b + k) * isz, set->x + (size_t)pairs[i + k].b * isz,
-                   (size_t)isz * sizeof(float));
-            y[k] = pairs[i + k].same ? 1.0f : 0.0f;
-        }
+        gather_pairs(x, y, set, pairs + i, b, (size_t)isz);
         st = ft_net_embed(net, x, 2 * b, e, err);
         if (!st) total += (double)b * ft_contrastive_forward(dist + i, e, e + (size_t)b * D, y, b, D, margin);
     }
@@ -477,8 +480,8 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
             if ((st = ft_pairs_random(train->label, train->n, n_fixed, o->seed + 0x1000003ull * (uint64_t)(ls.epoch + 1),
                                       &fresh, err)))
                 goto done;
-            memcpy(ep, fresh, (size_t)n_fixed * sizeof *ep);
-            free(fresh);
+            free(ep);
+            ep = fresh;
         }
         for (; ls.step < steps; ls.step++) {
             if (o->stop && *o->stop) {

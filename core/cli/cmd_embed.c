@@ -12,18 +12,6 @@
 #include "facetwin/model.h"
 #include "facetwin/runtime.h"
 
-static void print_json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
 int cmd_embed(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", 1, 0, 'm'}, {"json", 0, 0, 'J'}, {"threads", 1, 0, 'j'},
@@ -59,24 +47,24 @@ int cmd_embed(int argc, char **argv)
     float *e = malloc((size_t)n * D * sizeof(float));
     ft_status st = e ? FT_OK : ft_error_set(&err, FT_ENOMEM, "out of memory");
     for (int i = 0; i < n && !st; i++) st = ft_model_embed_file(&m, argv[optind + i], NULL, e + (size_t)i * D, &err);
-    if (!st) {
-        if (json) {
-            printf("{\"model\":");
-            print_json_string(m.model_id);
-            printf(",\"dim\":%d,\"embeddings\":[", D);
-        }
+    if (!st && json) {
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+        cJSON_AddStringToObject(o, "model", m.model_id);
+        cJSON_AddNumberToObject(o, "dim", D);
+        cJSON_AddItemToObject(o, "embeddings", arr);
         for (int i = 0; i < n; i++) {
-            if (json) {
-                printf("%s{\"file\":", i ? "," : "");
-                print_json_string(argv[optind + i]);
-                printf(",\"embedding\":[");
-            } else {
-                printf("%s", argv[optind + i]);
-            }
-            for (int k = 0; k < D; k++) printf(json ? "%s%.9g" : "%s%.9g", json ? (k ? "," : "") : " ", e[(size_t)i * D + k]);
-            printf(json ? "]}" : "\n");
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddStringToObject(item, "file", argv[optind + i]);
+            cJSON_AddItemToObject(item, "embedding", cJSON_CreateFloatArray(e + (size_t)i * D, D));
+            cJSON_AddItemToArray(arr, item);
         }
-        if (json) printf("]}\n");
+        cli_print_json(o);
+    } else if (!st) {
+        for (int i = 0; i < n; i++) {
+            printf("%s", argv[optind + i]);
+            for (int k = 0; k < D; k++) printf(" %.9g", e[(size_t)i * D + k]);
+            printf("\n");
+        }
     }
     free(e);
     ft_model_free(&m);

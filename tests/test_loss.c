@@ -120,12 +120,79 @@ static void test_gradient_by_hand(void **state)
     assert_true(da3[0] == 0.0f && da3[1] == 0.0f);
 }
 
+/* In-batch loss, three 2-D points: p0 = (0,0) and p1 = (0.3,0.4) of identity 0,
+ * p2 = (3,4) of identity 1. Pairs: (0,1) same, d = 0.5; (0,2) different,
+ * d = 5; (1,2) different, d = |(2.7,3.6)| = 4.5. One positive, two negatives:
+ *   margin 1: loss = 1/2 * 0.25 + 1/2 * (0 + 0)/2 = 0.125
+ *   margin 6: hinges 1 and 1.5: loss = 0.125 + 1/2 * (1 + 2.25)/2 = 0.9375
+ *   ids all equal (three positives): loss = mean(0.25, 25, 20.25) = 15.1666... */
+static void test_batch_pairs_by_hand(void **state)
+{
+    (void)state;
+    const float e[6] = {0.0f, 0.0f, 0.3f, 0.4f, 3.0f, 4.0f};
+    const int32_t ids[3] = {0, 0, 1}, same[3] = {7, 7, 7};
+    int np, nn;
+    assert_close(ft_contrastive_batch_forward(e, ids, 3, 2, 1.0f, &np, &nn), 0.125);
+    assert_int_equal(np, 1);
+    assert_int_equal(nn, 2);
+    assert_close(ft_contrastive_batch_forward(e, ids, 3, 2, 6.0f, NULL, NULL), 0.9375);
+    assert_close(ft_contrastive_batch_forward(e, same, 3, 2, 6.0f, &np, &nn), (0.25 + 25.0 + 20.25) / 3);
+    assert_int_equal(np, 3);
+    assert_int_equal(nn, 0);
+    assert_close(ft_contrastive_batch_forward(e, ids, 1, 2, 1.0f, &np, &nn), 0.0); /* one image: no pair */
+    assert_int_equal(np + nn, 0);
+}
+
+/* Numerical gradient of the in-batch loss: central differences in float on a
+ * batch with hinges both active and inactive. */
+static void test_batch_pairs_gradient(void **state)
+{
+    (void)state;
+    enum { N = 6, D = 4 };
+    float e[N * D], de[N * D] = {0};
+    const int32_t ids[N] = {0, 0, 1, 1, 2, 0};
+    for (int i = 0; i < N * D; i++) e[i] = (float)sin(1.7 * i + 0.3) * 0.6f;
+    const float margin = 1.2f, h = 1e-3f;
+    int active = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            if (ids[i] != ids[j]) active += ft_distance(e + i * D, e + j * D, D) < margin;
+    assert_true(active > 0 && active < 11); /* both sides of the hinge are exercised */
+    ft_contrastive_batch_backward(de, e, ids, N, D, margin, 2.0f);
+    for (int k = 0; k < N * D; k++) {
+        float keep = e[k];
+        e[k] = keep + h;
+        double up = ft_contrastive_batch_forward(e, ids, N, D, margin, NULL, NULL);
+        e[k] = keep - h;
+        double dn = ft_contrastive_batch_forward(e, ids, N, D, margin, NULL, NULL);
+        e[k] = keep;
+        double num = 2.0 * (up - dn) / (2.0 * h);
+        if (fabs(num - de[k]) > 2e-3 * fmax(1.0, fabs(num))) print_message("k %d: numeric %g analytic %g\n", k, num, de[k]);
+        assert_true(fabs(num - de[k]) <= 2e-3 * fmax(1.0, fabs(num)));
+    }
+}
+
+/* A batch of two images is one pair: the in-batch loss equals the pairs loss. */
+static void test_batch_pairs_match_pair_loss(void **state)
+{
+    (void)state;
+    const float e[4] = {0.1f, 0.2f, 0.5f, -0.1f};
+    const int32_t same[2] = {3, 3}, diff[2] = {3, 4};
+    float y1 = 1, y0 = 0;
+    assert_close(ft_contrastive_batch_forward(e, same, 2, 2, 1.0f, NULL, NULL),
+                 ft_contrastive_forward(NULL, e, e + 2, &y1, 1, 2, 1.0f));
+    assert_close(ft_contrastive_batch_forward(e, diff, 2, 2, 1.0f, NULL, NULL),
+                 ft_contrastive_forward(NULL, e, e + 2, &y0, 1, 2, 1.0f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_pair),   cmocka_unit_test(test_different_pair),
         cmocka_unit_test(test_batch_mean),  cmocka_unit_test(test_identical),
         cmocka_unit_test(test_distance),    cmocka_unit_test(test_gradient_by_hand),
+        cmocka_unit_test(test_batch_pairs_by_hand), cmocka_unit_test(test_batch_pairs_gradient),
+        cmocka_unit_test(test_batch_pairs_match_pair_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

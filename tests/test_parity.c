@@ -334,12 +334,43 @@ static void test_parity_trainer_step(void **state)
     run_net("b", 1);
 }
 
+/* the in-batch contrastive loss (every pair of a batch) and its gradient */
+static void test_parity_batch_pairs(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_load(&fx);
+    const record *e = need(&fx, "batchpairs", "e", 0, (size_t)-1);
+    const record *ids_f = need(&fx, "batchpairs", "ids", 0, (size_t)-1);
+    const record *margin = need(&fx, "batchpairs", "margin", 0, 1);
+    const record *loss = need(&fx, "batchpairs", "loss", 0, 1);
+    const record *grad = need(&fx, "batchpairs", "grad", 0, e->count);
+    int N = (int)ids_f->count, D = (int)(e->count / ids_f->count);
+    int32_t *ids = malloc((size_t)N * sizeof *ids);
+    float *de = calloc(e->count, sizeof *de);
+    assert_non_null(ids);
+    assert_non_null(de);
+    for (int i = 0; i < N; i++) ids[i] = (int32_t)((const float *)ids_f->data)[i];
+    float m = ((const float *)margin->data)[0];
+    float l = ft_contrastive_batch_forward(e->data, ids, N, D, m, NULL, NULL);
+    ft_contrastive_batch_backward(de, e->data, ids, N, D, m, 1.0f);
+    tally t = {0};
+    compare(&t, "batchpairs", "loss", &l, loss);
+    compare(&t, "batchpairs", "grad", de, grad);
+    free(ids);
+    free(de);
+    fixture_free(&fx);
+    if (!(t.worst <= PARITY_TOL))
+        fail_msg("in-batch loss: %s differs from PyTorch: err %.3g > %g", t.worst_name, t.worst, PARITY_TOL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_a),
         cmocka_unit_test(test_parity_b),
         cmocka_unit_test(test_parity_trainer_step),
+        cmocka_unit_test(test_parity_batch_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,9 @@ File format (all little-endian):
              u8 kind (0 = float32 tensor, 1 = raw bytes),
              u8 ndim, u32 dims[ndim],
              payload: prod(dims) float32 values (kind 0) or dims[0] bytes (kind 1)
+Records "batchpairs/{e,ids,margin,loss,grad}" hold the in-batch contrastive
+loss: 10 embeddings, their identity labels (as floats), the margin (half-way between the two
+middle negative distances, so hinges are both active and not), the loss and dL/de.
 Record names, for each net N in {a, b}:
     N/spec                 (bytes) the facetwin spec JSON, parsed by ft_net_from_json
     N/w/<tensor>           initial value of every facetwin tensor ("0.weight",
@@ -330,6 +333,32 @@ def build(tag, spec, rng, records):
           f"{show(checks.min_pool)}, smallest batchnorm channel std {show(checks.min_bn_std)}")
 
 
+def batch_pairs(tag, rng, records):
+    """The in-batch contrastive loss (ft_contrastive_batch_*): every pair i<j of
+    N embeddings, positives and negatives each averaged over their own count."""
+    N, D = 10, 8
+    e = f32(rng.normal(0, 0.5, (N, D))).requires_grad_(True)
+    ids = [0, 1, 0, 2, 1, 0, 3, 2, 1, 3]
+    iu = torch.triu_indices(N, N, 1)
+    diff = e[iu[0]] - e[iu[1]]
+    d = torch.sqrt(torch.clamp_min((diff ** 2).sum(dim=1), DIST_EPS))
+    same = torch.tensor([float(ids[i] == ids[j]) for i, j in iu.t().tolist()])
+    nd = sorted(d[same == 0].tolist())
+    k = len(nd) // 2
+    assert nd[k] - nd[k - 1] > 1e-3, f"{tag}: middle negatives too close"
+    med = f32([(nd[k - 1] + nd[k]) / 2])[0]  # margin between the two middle negatives
+    hinge = torch.clamp_min(med - d, 0)
+    loss = 0.5 * (same * d ** 2).sum() / same.sum() + 0.5 * ((1 - same) * hinge ** 2).sum() / (1 - same).sum()
+    loss.backward()
+    records.append((f"{tag}/e", e.detach()))
+    records.append((f"{tag}/ids", torch.tensor(ids, dtype=torch.float64)))
+    records.append((f"{tag}/margin", med.reshape(1)))
+    records.append((f"{tag}/loss", loss.detach().reshape(1)))
+    records.append((f"{tag}/grad", e.grad))
+    print(f"in-batch loss {tag}: {N} embeddings of {D}, {int(same.sum())} positive / "
+          f"{int((1 - same).sum())} negative pairs, margin {med.item():.4f}, loss {loss.item():.6f}")
+
+
 def write(path, records):
     buf = bytearray(b"FTPARITY")
     buf += struct.pack("<II", 1, len(records))
@@ -356,6 +385,7 @@ def main():
     records = []
     build("a", NET_A, rng, records)
     build("b", NET_B, rng, records)
+    batch_pairs("batchpairs", rng, records)
     n = write(out, records)
     assert n < 1 << 20
     print(f"torch {torch.__version__}, float64 reference from float32 inputs; "

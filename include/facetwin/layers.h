@@ -125,6 +125,20 @@ float ft_contrastive_forward(float *dist, const float *a, const float *b, const 
 void ft_contrastive_backward(float *da, float *db, const float *a, const float *b,
                              const float *y, int B, int D, float margin, float dloss);
 
+/* ---- in-batch contrastive loss: every pair of a batch of N embeddings -----
+ * e (N,D) embeddings, ids (N) identity labels; the pairs are all (i<j), same
+ * when ids equal. Positives and negatives are weighted to count equally, as
+ * in a balanced list of pairs:
+ *   loss = 1/2 mean_pos d^2 + 1/2 mean_neg max(margin - d, 0)^2
+ * (a kind with no pair in the batch drops out and the other gets weight 1).
+ * Each image is embedded once and contributes to N-1 pairs: a batch of 64
+ * images trains on 2016 pairs. forward returns the loss and, if non-NULL,
+ * the counts of positive and negative pairs; backward ACCUMULATES dL/de. */
+float ft_contrastive_batch_forward(const float *e, const int32_t *ids, int N, int D, float margin,
+                                   int *n_pos, int *n_neg);
+void ft_contrastive_batch_backward(float *de, const float *e, const int32_t *ids, int N, int D,
+                                   float margin, float dloss);
+
 /* Euclidean distance between two D-vectors with the same FT_DIST_EPS rule. */
 float ft_distance(const float *a, const float *b, int D);
 

@@ -55,7 +55,7 @@ ft_status ft_pair_metrics_compute(const float *dist, const uint8_t *same, int n,
     double tp = 0, fp = 0;
     double best_acc = N / n; /* accept nothing */
     float best_t = p[0].d;
-    double eer = 1.0, eer_gap = INFINITY;
+    double eer = 1.0, eer_gap = INFINITY, tar2 = 0, tar3 = 0;
     float eer_t = p[0].d;
     for (int i = 0; i < n;) {
         int j = i;
@@ -77,6 +77,8 @@ ft_status ft_pair_metrics_compute(const float *dist, const uint8_t *same, int n,
             best_t = t;
         }
         double far = fp / N, frr = (P - tp) / P;
+        if (far <= 1e-2) tar2 = tp / P;
+        if (far <= 1e-3) tar3 = tp / P;
         if (fabs(far - frr) < eer_gap) {
             eer_gap = fabs(far - frr);
             eer = 0.5 * (far + frr);
@@ -98,6 +100,8 @@ ft_status ft_pair_metrics_compute(const float *dist, const uint8_t *same, int n,
     m->best_threshold = best_t;
     m->eer = eer;
     m->eer_threshold = eer_t;
+    m->tar_far_1e2 = tar2;
+    m->tar_far_1e3 = tar3;
     free(p);
     return FT_OK;
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facetwin/calibration.h"
 #include "facetwin/layers.h"
 #include "rng.h"
 
@@ -898,7 +899,7 @@ ft_status ft_net_load_tensors(ft_net *net, const ft_ckpt *ck, const char *prefix
     if (prefix) return FT_OK;
     for (int k = 0; k < ck->n_tensors; k++) {
         const char *nm = ck->tensors[k].name;
-        if (!strncmp(nm, "opt/", 4)) continue;
+        if (!strncmp(nm, "opt/", 4) || !strncmp(nm, FT_CALIB_PREFIX, strlen(FT_CALIB_PREFIX))) continue;
         int found = 0;
         for (int j = 0; j < net->n_params && !found; j++) found = !strcmp(net->params[j].name, nm);
         if (!found)

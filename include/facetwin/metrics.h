@@ -27,6 +27,8 @@ typedef struct {
     double eer;            /* equal error rate */
     float eer_threshold;
     double far, frr;       /* at `threshold` */
+    double tar_far_1e2;    /* true-accept rate at the largest threshold with FAR <= 1e-2 */
+    double tar_far_1e3;    /* ... FAR <= 1e-3 (with fewer than 1000 different pairs this means FAR 0) */
 } ft_pair_metrics;
 
 double ft_pair_accuracy(const float *dist, const uint8_t *same, int n, float threshold);

@@ -110,7 +110,7 @@ ft_status ft_net_embed(ft_net *net, const float *x, int n, float *out, ft_error 
 ft_status ft_net_to_checkpoint(const ft_net *net, ft_ckpt *ck, ft_error *err);
 
 /* Copies a checkpoint's tensors into an existing net after checking every name
- * and shape (tensors under "opt/" are training state and are skipped;
+ * and shape (tensors under "opt/" (training state) and "calib/" (the calibration ROC) are skipped;
  * prefix, if non-NULL, reads "<prefix><name>" instead, e.g. "opt/best/"). */
 ft_status ft_net_load_tensors(ft_net *net, const ft_ckpt *ck, const char *prefix, ft_error *err);
 

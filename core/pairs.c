@@ -204,3 +204,170 @@ ft_status ft_pairs_random(const int32_t *labels, int n, int n_pairs, uint64_t se
     *out = p;
     return FT_OK;
 }
+
+void ft_pairs_shuffle(ft_pair *p, int n, uint64_t seed, uint64_t tag)
+{
+    ft_rng r = ft_rng_derive(seed, tag);
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)ft_rng_below(&r, (uint32_t)(i + 1));
+        ft_pair t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+}
+
+/* Largest pair lists enumerated exactly; above, pairs are drawn at random. */
+#define FT_MAX_ENUM_PAIRS 4000000LL
+
+/* Partial Fisher-Yates: moves a uniform sample of k of p[0..n) to the front. */
+static void sample_front(ft_pair *p, long long n, long long k, ft_rng *r)
+{
+    for (long long i = 0; i < k && i < n; i++) {
+        long long j = i + (long long)(((ft_rng_next(r) >> 11) * (double)(n - i)) / 9007199254740992.0);
+        if (j >= n) j = n - 1;
+        ft_pair t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+}
+
+ft_status ft_pairs_balanced(const int32_t *labels, int n, int max_pos, uint64_t seed, ft_pair **out,
+                            int *n_pairs, ft_error *err)
+{
+    *out = NULL;
+    *n_pairs = 0;
+    by_class b;
+    ft_status st = group(labels, n, &b, err);
+    if (st) return st;
+    long long all_pos = 0;
+    int nonempty = 0;
+    for (int c = 0; c < b.n_classes; c++) {
+        long long cnt = b.start[c + 1] - b.start[c];
+        all_pos += cnt * (cnt - 1) / 2;
+        nonempty += cnt > 0;
+    }
+    long long all_neg = (long long)n * (n - 1) / 2 - all_pos;
+    if (all_pos < 1 || nonempty < 2) {
+        by_class_free(&b);
+        return ft_error_set(err, FT_EINVAL,
+                            "pairs need an identity with two images and at least two identities (%d identities, "
+                            "%lld same-identity pairs)", nonempty, all_pos);
+    }
+    long long npos = max_pos > 0 && all_pos > max_pos ? max_pos : all_pos;
+    long long nneg = npos < all_neg ? npos : all_neg;
+    if (npos + nneg > 0x7fffffffLL / (long long)sizeof(ft_pair)) {
+        by_class_free(&b);
+        return ft_error_set(err, FT_ETOOBIG, "%lld pairs are too many; cap them", npos + nneg);
+    }
+    long long cap_pos = all_pos <= FT_MAX_ENUM_PAIRS ? all_pos : npos;
+    long long cap_neg = all_neg <= FT_MAX_ENUM_PAIRS ? all_neg : nneg;
+    ft_pair *p = malloc((size_t)(cap_pos + cap_neg) * sizeof *p);
+    if (!p) {
+        by_class_free(&b);
+        return ft_error_set(err, FT_ENOMEM, "out of memory for %lld pairs", cap_pos + cap_neg);
+    }
+    ft_rng r = ft_rng_derive(seed, 0x4241);
+    long long k = 0;
+    if (all_pos <= FT_MAX_ENUM_PAIRS) { /* every positive, then a uniform sample of npos */
+        for (int c = 0; c < b.n_classes; c++)
+            for (int i = b.start[c]; i < b.start[c + 1]; i++)
+                for (int j = i + 1; j < b.start[c + 1]; j++) p[k++] = (ft_pair){b.order[i], b.order[j], 1};
+        sample_front(p, all_pos, npos, &r);
+    } else { /* drawn: a random image of a class with two or more, a different one of its class */
+        while (k < npos) {
+            uint32_t a = ft_rng_below(&r, (uint32_t)n);
+            int c = labels[a], cnt = b.start[c + 1] - b.start[c];
+            if (cnt < 2) continue;
+            uint32_t o = b.order[b.start[c] + ft_rng_below(&r, (uint32_t)cnt)];
+            if (o != a) p[k++] = (ft_pair){a, o, 1};
+        }
+    }
+    ft_pair *neg = p + npos;
+    if (all_neg <= FT_MAX_ENUM_PAIRS) { /* every negative, then a uniform sample of nneg */
+        long long m = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                if (labels[i] != labels[j]) neg[m++] = (ft_pair){(uint32_t)i, (uint32_t)j, 0};
+        sample_front(neg, all_neg, nneg, &r);
+    } else {
+        for (long long m = 0; m < nneg;) {
+            uint32_t a = ft_rng_below(&r, (uint32_t)n), o = ft_rng_below(&r, (uint32_t)n);
+            if (labels[a] != labels[o]) neg[m++] = (ft_pair){a, o, 0};
+        }
+    }
+    by_class_free(&b);
+    int total = (int)(npos + nneg);
+    ft_pairs_shuffle(p, total, seed, 0x5348);
+    *out = p;
+    *n_pairs = total;
+    return FT_OK;
+}
+
+void ft_group_plan_free(ft_group_plan *g)
+{
+    if (!g) return;
+    free(g->order);
+    free(g->start);
+    memset(g, 0, sizeof *g);
+}
+
+ft_status ft_group_plan_make(const int32_t *labels, int n, int per_class, int batch, uint64_t seed,
+                             ft_group_plan *g, ft_error *err)
+{
+    memset(g, 0, sizeof *g);
+    if (per_class < 2 || batch < 2 * per_class)
+        return ft_error_set(err, FT_EINVAL, "in-batch pairs need >= 2 images per identity and a batch of at least "
+                                            "two identities' images (got %d per identity, batch %d)", per_class, batch);
+    by_class b;
+    ft_status st = group(labels, n, &b, err);
+    if (st) return st;
+    /* chunks: each class's images shuffled and cut into runs of per_class; a
+     * trailing single image joins the previous run (it would have no partner) */
+    int *cstart = malloc((size_t)(n + 1) * sizeof(int)), nch = 0;
+    uint32_t *perm = NULL;
+    g->order = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    g->start = malloc((size_t)(n + 2) * sizeof(int));
+    if (!cstart || !g->order || !g->start) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    ft_rng r = ft_rng_derive(seed, 0x4750);
+    for (int c = 0; c < b.n_classes; c++) {
+        int cnt = b.start[c + 1] - b.start[c];
+        uint32_t *m = b.order + b.start[c];
+        ft_rng_shuffle_u32(&r, m, (size_t)cnt);
+        for (int i = 0; i < cnt; i += per_class) {
+            if (cnt - i == 1 && i > 0) continue; /* joins the previous run (see below) */
+            cstart[nch++] = b.start[c] + i;
+        }
+    }
+    cstart[nch] = n;
+    /* run lengths: to the next run's start, or the class end */
+    perm = malloc((size_t)(nch ? nch : 1) * sizeof(uint32_t));
+    if (!perm) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nch; i++) perm[i] = (uint32_t)i;
+    ft_rng_shuffle_u32(&r, perm, (size_t)nch);
+    int k = 0, nb = 0, in_batch = 0;
+    for (int q = 0; q < nch; q++) {
+        int ch = (int)perm[q], s = cstart[ch];
+        int c = labels[b.order[s]];
+        int e = cstart[ch + 1] < b.start[c + 1] ? cstart[ch + 1] : b.start[c + 1];
+        int len = e - s;
+        if (in_batch > 0 && in_batch + len > batch) in_batch = 0; /* close the batch */
+        if (in_batch == 0) g->start[nb++] = k;
+        for (int i = s; i < e; i++) g->order[k++] = b.order[i];
+        in_batch += len;
+    }
+    g->start[nb] = k;
+    g->n = k;
+    g->n_batches = nb;
+done:
+    free(cstart);
+    free(perm);
+    by_class_free(&b);
+    if (st) ft_group_plan_free(g);
+    return st;
+}

@@ -1,13 +1,15 @@
 /* train.c — the Siamese training step and the epoch loop.
  *
- * Step: gather the B pairs' inputs as one (2B, C, H, W) batch — left sides
- * first, right sides second — run the shared encoder once, take the
- * contrastive loss between the two halves, back-propagate once, update.
+ * Step: the batch's images — 2B pair sides (left sides first) or N images of
+ * a group — go through the shared encoder once; the contrastive loss between
+ * the two halves, or over every pair of the group; one backward; update.
  *
- * Loop: per epoch, fresh (or Keras-fixed, reshuffled) pairs from the seed;
- * at the end of each epoch the validation loss and accuracy (inference mode),
- * reduce-LR-on-plateau, and best-by-validation-loss tracking. The model file
- * receives the best weights (or the final ones without validation data).
+ * Loop: the source prepares each epoch from the seed; at the end of each
+ * epoch the validation loss, AUC, EER and accuracy (inference mode, each
+ * validation image embedded once), reduce-LR-on-plateau, and
+ * best-by-validation-loss tracking. The model file receives the best weights
+ * (or the final ones without validation data) and the threshold calibrated on
+ * the validation pairs with the chosen rule, plus their ROC (calibration.h).
  *
  * Durability: after every epoch, and when asked to stop (SIGINT), the full
  * training state — current weights, optimiser moments, best weights, the
@@ -35,6 +37,8 @@
 #define FT_DEFAULT_THRESHOLD 0.5f
 #define FT_BEST_PREFIX "opt/best/"
 #define FT_EVAL_BATCH 256
+#define FT_DEFAULT_PER_CLASS 4
+#define FT_VAL_PAIRS_TAG 0x5A11ull /* validation pairs of in-memory sets: seed ^ tag */
 
 struct ft_trainer {
     ft_net *net;
@@ -53,6 +57,8 @@ void ft_train_opts_defaults(ft_train_opts *o)
     o->margin = FT_DEFAULT_MARGIN;
     o->pairs = FT_PAIRS_ALL;
     o->threshold = FT_DEFAULT_THRESHOLD;
+    o->calib = FT_CALIB_EER;
+    o->per_class = FT_DEFAULT_PER_CLASS;
     o->plateau_factor = 0.0f;
     o->plateau_patience = 10;
     o->min_lr = 0.0f;
@@ -110,21 +116,35 @@ static void gather_pairs(float *x, float *y, const ft_labelled *set, const ft_pa
     }
 }
 
+float ft_trainer_step_batch(ft_trainer *t, const ft_batch *b, uint64_t dropout_seed)
+{
+    size_t D = (size_t)t->D;
+    int N = b->n_images;
+    ft_net_seed_dropout(t->net, dropout_seed);
+    const float *e = ft_net_forward(t->net, b->x, N, 1);
+    memset(t->de, 0, (size_t)N * D * sizeof(float));
+    float loss;
+    if (b->ids) {
+        loss = ft_contrastive_batch_forward(e, b->ids, N, (int)D, t->margin, NULL, NULL);
+        ft_contrastive_batch_backward(t->de, e, b->ids, N, (int)D, t->margin, 1.0f);
+    } else {
+        int B = N / 2;
+        loss = ft_contrastive_forward(NULL, e, e + (size_t)B * D, b->y, B, (int)D, t->margin);
+        ft_contrastive_backward(t->de, t->de + (size_t)B * D, e, e + (size_t)B * D, b->y, B, (int)D,
+                                t->margin, 1.0f);
+    }
+    ft_net_zero_grad(t->net);
+    ft_net_backward(t->net, t->de, N);
+    ft_optim_step(t->opt, t->net);
+    return loss;
+}
+
 float ft_trainer_step(ft_trainer *t, const ft_labelled *set, const ft_pair *pairs, int B,
                       uint64_t dropout_seed)
 {
-    size_t D = (size_t)t->D;
     gather_pairs(t->x, t->y, set, pairs, B, (size_t)t->isz);
-    ft_net_seed_dropout(t->net, dropout_seed);
-    const float *e = ft_net_forward(t->net, t->x, 2 * B, 1);
-    float loss = ft_contrastive_forward(NULL, e, e + (size_t)B * D, t->y, B, (int)D, t->margin);
-    memset(t->de, 0, (size_t)2 * B * D * sizeof(float));
-    ft_contrastive_backward(t->de, t->de + (size_t)B * D, e, e + (size_t)B * D, t->y, B, (int)D,
-                            t->margin, 1.0f);
-    ft_net_zero_grad(t->net);
-    ft_net_backward(t->net, t->de, 2 * B);
-    ft_optim_step(t->opt, t->net);
-    return loss;
+    ft_batch b = {t->x, 2 * B, t->y, NULL, B};
+    return ft_trainer_step_batch(t, &b, dropout_seed);
 }
 
 ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *pairs, int n,
@@ -180,7 +200,8 @@ static void model_id(const ft_net *net, char *out, size_t n)
 
 typedef struct {
     int epoch, step;          /* next epoch to run / next step within it */
-    double loss_sum;          /* sum over the current epoch so far (loss x batch) */
+    double loss_sum;          /* sum over the current epoch so far (loss x pairs) */
+    double pairs_sum;         /* pairs trained in the current epoch so far */
     float best_val;
     int best_epoch;
     ft_plateau plateau;
@@ -214,7 +235,9 @@ static cJSON *training_json(int *ok, const ft_train_opts *o, int n_train, int n_
     jstr(ok, t, "data", o->data_desc ? o->data_desc : "");
     jnum(ok, t, "train_images", n_train);
     jnum(ok, t, "val_images", n_val);
-    jstr(ok, t, "pairs", o->pairs == FT_PAIRS_KERAS ? "keras" : "all");
+    jstr(ok, t, "pairs", o->pairs == FT_PAIRS_KERAS ? "keras" : o->pairs == FT_PAIRS_BATCH ? "batch" : "all");
+    if (o->pairs == FT_PAIRS_BATCH) jnum(ok, t, "per_identity", o->per_class);
+    if (o->split_json) jattach(ok, t, "split", cJSON_Parse(o->split_json));
     jnum(ok, t, "seed", (double)o->seed);
     jnum(ok, t, "epochs", o->epochs);
     jnum(ok, t, "batch", o->batch);
@@ -226,13 +249,43 @@ static cJSON *training_json(int *ok, const ft_train_opts *o, int n_train, int n_
     return t;
 }
 
-/* Fills ck (from the net's current weights) with metadata; resume adds the loop state. */
+static cJSON *calibration_json(int *ok, const ft_calibration *c)
+{
+    cJSON *j = cJSON_CreateObject();
+    jstr(ok, j, "rule", ft_calib_rule_name(c->rule));
+    if (c->rule == FT_CALIB_FAR) jnum(ok, j, "far_target", c->far_target);
+    jnum(ok, j, "threshold", c->threshold);
+    if (c->val_pairs > 0) {
+        jnum(ok, j, "val_pairs", c->val_pairs);
+        jnum(ok, j, "val_identities", c->val_identities);
+        jnum(ok, j, "val_far", c->far);
+        jnum(ok, j, "val_frr", c->frr);
+        jnum(ok, j, "val_eer", c->eer);
+    }
+    return j;
+}
+
+static void threshold_rule(const ft_calibration *c, char *buf, size_t n)
+{
+    if (c->rule == FT_CALIB_FIXED)
+        snprintf(buf, n, "fixed at %g (--threshold); d < threshold means same", c->threshold);
+    else if (c->rule == FT_CALIB_FAR)
+        snprintf(buf, n, "largest threshold with FAR <= %g on %d validation pairs of %d validation identities; "
+                         "d < threshold means same", c->far_target, c->val_pairs, c->val_identities);
+    else
+        snprintf(buf, n, "equal-error point of %d validation pairs of %d validation identities; "
+                         "d < threshold means same", c->val_pairs, c->val_identities);
+}
+
+/* Fills ck (from the net's current weights) with metadata; resume adds the
+ * loop state; cal (final model only) the threshold, its rule and the ROC. */
 static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loop_state *ls,
-                            int n_train, int n_val, int resume, ft_ckpt *ck, ft_error *err)
+                            int n_train, int n_val, int resume, const ft_calibration *cal,
+                            const ft_roc_point *roc, int n_roc, ft_ckpt *ck, ft_error *err)
 {
     ft_status st = ft_net_to_checkpoint(net, ck, err);
     if (st) return st;
-    ck->threshold = o->threshold;
+    ck->threshold = cal ? cal->threshold : o->threshold;
     int ok = 1;
     cJSON *m = cJSON_CreateObject();
     char id[128];
@@ -252,7 +305,12 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
             jnum(&ok, met, "best_epoch", ls->best_epoch + 1);
         }
     }
-    jstr(&ok, m, "threshold_rule", "fixed (--threshold); d < threshold means same");
+    if (cal) {
+        char rule[256];
+        threshold_rule(cal, rule, sizeof rule);
+        jstr(&ok, m, "threshold_rule", rule);
+        jattach(&ok, m, "calibration", calibration_json(&ok, cal));
+    }
     jattach(&ok, m, "history", cJSON_Duplicate(ls->history, 1));
     if (resume) {
         cJSON *r = cJSON_CreateObject();
@@ -261,6 +319,7 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
             jnum(&ok, r, "epoch", ls->epoch);
             jnum(&ok, r, "step", ls->step);
             jnum(&ok, r, "loss_sum", ls->loss_sum);
+            jnum(&ok, r, "pairs_sum", ls->pairs_sum);
             jnum(&ok, r, "best_val", isfinite(ls->best_val) ? ls->best_val : -1);
             jnum(&ok, r, "best_epoch", ls->best_epoch);
             jnum(&ok, r, "plateau_best", isfinite(ls->plateau.best) ? ls->plateau.best : -1);
@@ -276,6 +335,10 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
     }
     free(ck->meta_json);
     ck->meta_json = txt;
+    if (roc && n_roc > 0 && (st = ft_calib_roc_to_ckpt(ck, roc, n_roc, err))) {
+        ft_ckpt_free(ck);
+        return st;
+    }
     return FT_OK;
 }
 
@@ -340,7 +403,7 @@ static ft_status write_resume(const ft_net *net, ft_optim *opt, const float *bes
     char path[4096];
     snprintf(path, sizeof path, "%s%s", o->out_path, FT_RESUME_SUFFIX);
     ft_ckpt ck;
-    ft_status st = build_ckpt(net, o, ls, n_train, n_val, 1, &ck, err);
+    ft_status st = build_ckpt(net, o, ls, n_train, n_val, 1, NULL, NULL, 0, &ck, err);
     if (st) return st;
     if (!(st = ft_optim_save(opt, &ck, err)) && best) st = append_best(&ck, net, best, err);
     if (!st) st = ft_ckpt_write(path, &ck, err);
@@ -395,6 +458,7 @@ static ft_status load_resume(ft_net *net, ft_optim *opt, float *best, loop_state
     ls->epoch = (int)num(r, "epoch", 0);
     ls->step = (int)num(r, "step", 0);
     ls->loss_sum = num(r, "loss_sum", 0);
+    ls->pairs_sum = num(r, "pairs_sum", 0);
     double bv = num(r, "best_val", -1), pb = num(r, "plateau_best", -1);
     ls->best_val = bv < 0 ? INFINITY : (float)bv;
     ls->best_epoch = (int)num(r, "best_epoch", -1);
@@ -419,18 +483,51 @@ done:
 
 /* --------------------------------------------------------------- loop ---- */
 
-ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val,
-                   const ft_train_opts *o, ft_train_result *res, ft_error *err)
+/* Validation figures of one epoch: loss, AUC, EER and accuracy — at the fixed
+ * threshold under FT_CALIB_FIXED, else at the validation EER threshold. */
+typedef struct {
+    float loss, accuracy, auc, eer;
+} val_figures;
+
+static ft_status validate(ft_net *net, ft_evalset *val, const ft_train_opts *o, float *dist, uint8_t *same,
+                          val_figures *v, ft_error *err)
+{
+    double loss;
+    ft_status st = ft_evalset_distances(val, net, o->margin, dist, same, &loss, err);
+    if (st) return st;
+    ft_pair_metrics m;
+    if ((st = ft_pair_metrics_compute(dist, same, val->n_pairs, o->threshold, &m, err)))
+        return ft_error_prefix(err, "validation pairs");
+    v->loss = (float)loss;
+    v->auc = (float)m.auc;
+    v->eer = (float)m.eer;
+    v->accuracy = (float)(o->calib == FT_CALIB_FIXED ? m.accuracy
+                                                      : ft_pair_accuracy(dist, same, val->n_pairs, m.eer_threshold));
+    return FT_OK;
+}
+
+static void progress_call(const ft_train_opts *o, const loop_state *ls, int steps, int steps_done, int steps_left,
+                          double t0, double pairs_done, double images_done, const val_figures *v, int done,
+                          int best)
+{
+    double el = ft_now() - t0, dt = el > 0 ? el : 1e-9;
+    ft_train_progress p = {ls->epoch, o->epochs, done ? steps : ls->step + 1, steps, pairs_done / dt, images_done / dt,
+                           el, steps_done ? el / steps_done * steps_left : 0,
+                           (float)(ls->pairs_sum > 0 ? ls->loss_sum / ls->pairs_sum : 0), v ? v->loss : NAN,
+                           v ? v->accuracy : NAN, v ? v->auc : NAN, v ? v->eer : NAN, ls->lr, done, best};
+    o->progress(&p, o->progress_ctx);
+}
+
+ft_status ft_train_source(ft_net *net, ft_source *src, ft_evalset *val, const ft_train_opts *o,
+                          ft_train_result *res, ft_error *err)
 {
     memset(res, 0, sizeof *res);
     if (o->epochs < 1) return ft_error_set(err, FT_EINVAL, "epochs must be at least 1");
-    if (train->isz != ft_net_input_size(net))
-        return ft_error_set(err, FT_EMISMATCH, "training data has %d values per image, the network takes %d",
-                            train->isz, ft_net_input_size(net));
     ft_trainer *tr = NULL;
-    ft_pair *fixed = NULL, *ep = NULL, *vpairs = NULL;
     float *vdist = NULL, *best = NULL;
-    int n_fixed = 0, n_vp = 0;
+    uint8_t *vsame = NULL;
+    ft_roc_point *roc = NULL;
+    int n_roc = 0;
     loop_state ls = {0};
     ls.best_val = INFINITY;
     ls.best_epoch = -1;
@@ -438,98 +535,67 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
     ls.history = cJSON_CreateArray();
     if (!ls.history) return ft_error_set(err, FT_ENOMEM, "out of memory");
     ft_plateau_init(&ls.plateau, o->plateau_factor, o->plateau_patience, o->min_lr);
-    ft_status st = ft_trainer_new(net, &o->opt, o->batch, o->margin, &tr, err);
+    ft_status st = ft_trainer_new(net, &o->opt, (src->max_images + 1) / 2, o->margin, &tr, err);
     if (st) goto done;
-    if (o->pairs == FT_PAIRS_KERAS) {
-        if ((st = ft_pairs_keras(train->label, train->n, o->seed, &fixed, &n_fixed, err))) goto done;
-    } else {
-        n_fixed = o->pairs_per_epoch > 0 ? o->pairs_per_epoch : 2 * train->n;
-    }
-    if (val && val->n > 0) {
-        if ((st = ft_pairs_keras(val->label, val->n, o->seed ^ 0x5A11, &vpairs, &n_vp, err))) goto done;
-        vdist = malloc((size_t)n_vp * sizeof(float));
+    int n_vp = val ? val->n_pairs : 0;
+    if (val) {
+        vdist = malloc((size_t)(n_vp ? n_vp : 1) * sizeof(float));
+        vsame = malloc((size_t)(n_vp ? n_vp : 1));
         best = malloc(all_tensor_floats(net) * sizeof(float));
-        if (!vdist || !best) {
+        if (!vdist || !vsame || !best) {
             st = ft_error_set(err, FT_ENOMEM, "out of memory");
             goto done;
         }
     }
     if (o->resume_path && (st = load_resume(net, ft_trainer_optim(tr), best, &ls, o, err))) goto done;
     ft_optim_set_lr(ft_trainer_optim(tr), ls.lr);
-    ep = malloc((size_t)n_fixed * sizeof *ep);
-    if (!ep) {
-        st = ft_error_set(err, FT_ENOMEM, "out of memory");
-        goto done;
-    }
-    int n_val = val ? val->n : 0;
-    int steps = (n_fixed + o->batch - 1) / o->batch;
-    double t0 = ft_now(), pairs_done = 0;
-    int epochs_total_left = o->epochs - ls.epoch;
+    int n_val = val ? val->n_images : 0, n_train = src->n_images;
+    double t0 = ft_now(), pairs_done = 0, images_done = 0;
+    int steps_done = 0;
     for (; ls.epoch < o->epochs; ls.epoch++) {
-        if (o->pairs == FT_PAIRS_KERAS) {
-            memcpy(ep, fixed, (size_t)n_fixed * sizeof *ep);
-            ft_rng r = ft_rng_derive(o->seed, 0xE0000 + (uint64_t)ls.epoch);
-            for (int i = n_fixed - 1; i > 0; i--) { /* Fisher-Yates on pairs */
-                int j = (int)ft_rng_below(&r, (uint32_t)(i + 1));
-                ft_pair tmp = ep[i];
-                ep[i] = ep[j];
-                ep[j] = tmp;
-            }
-        } else {
-            ft_pair *fresh;
-            if ((st = ft_pairs_random(train->label, train->n, n_fixed, o->seed + 0x1000003ull * (uint64_t)(ls.epoch + 1),
-                                      &fresh, err)))
-                goto done;
-            free(ep);
-            ep = fresh;
-        }
+        int steps;
+        if ((st = src->begin_epoch(src, ls.epoch, ls.step, &steps, err))) goto done;
+        int trained = 0;
         for (; ls.step < steps; ls.step++) {
             if (o->stop && *o->stop) {
                 res->interrupted = 1;
                 if ((st = write_resume(net, ft_trainer_optim(tr), isfinite(ls.best_val) ? best : NULL, o, &ls,
-                                       train->n, n_val, err)))
+                                       n_train, n_val, err)))
                     goto done;
                 st = ft_error_set(err, FT_EINTERRUPTED, "interrupted at epoch %d step %d; state saved to %s%s",
                                   ls.epoch + 1, ls.step, o->out_path, FT_RESUME_SUFFIX);
                 goto done;
             }
-            int i0 = ls.step * o->batch;
-            int b = n_fixed - i0 < o->batch ? n_fixed - i0 : o->batch;
+            ft_batch b;
+            if ((st = src->next(src, &b, err))) goto done;
+            if (b.n_images < 2 || b.n_pairs < 1) continue; /* every image of the step failed to load */
             uint64_t gstep = (uint64_t)ls.epoch * (uint64_t)steps + (uint64_t)ls.step;
-            float loss = ft_trainer_step(tr, train, ep + i0, b, o->seed ^ (gstep * 0x9E37ull));
+            float loss = ft_trainer_step_batch(tr, &b, o->seed ^ (gstep * 0x9E37ull));
             if (!isfinite(loss)) {
                 st = ft_error_set(err, FT_EINVAL, "training diverged (loss is %f at epoch %d); lower --lr",
                                   loss, ls.epoch + 1);
                 goto done;
             }
-            ls.loss_sum += (double)loss * b;
-            pairs_done += b;
-            if (o->progress) {
-                double el = ft_now() - t0;
-                double total = (double)epochs_total_left * n_fixed;
-                ft_train_progress p = {ls.epoch, o->epochs, ls.step + 1, steps, pairs_done / (el > 0 ? el : 1e-9), el,
-                                       el / pairs_done * (total - pairs_done), (float)(ls.loss_sum / (i0 + b)), NAN,
-                                       NAN, ls.lr, 0, 0};
-                o->progress(&p, o->progress_ctx);
-            }
+            ls.loss_sum += (double)loss * b.n_pairs;
+            ls.pairs_sum += b.n_pairs;
+            pairs_done += b.n_pairs;
+            images_done += b.n_images;
+            steps_done++;
+            trained++;
+            if (o->progress)
+                progress_call(o, &ls, steps, steps_done, (o->epochs - ls.epoch) * steps - ls.step - 1, t0, pairs_done,
+                              images_done, NULL, 0, 0);
         }
-        float tl = (float)(ls.loss_sum / n_fixed), vl = NAN, va = NAN;
-        if (vpairs) {
-            double vloss;
-            if ((st = ft_pair_distances(net, val, vpairs, n_vp, o->margin, vdist, &vloss, err))) goto done;
-            vl = (float)vloss;
-            uint8_t *same = malloc((size_t)n_vp);
-            if (!same) {
-                st = ft_error_set(err, FT_ENOMEM, "out of memory");
-                goto done;
-            }
-            for (int i = 0; i < n_vp; i++) same[i] = vpairs[i].same;
-            va = (float)ft_pair_accuracy(vdist, same, n_vp, o->threshold);
-            free(same);
+        if (!trained && ls.pairs_sum == 0) {
+            st = ft_error_set(err, FT_EINVAL, "epoch %d trained on nothing: no batch had a usable pair", ls.epoch + 1);
+            goto done;
         }
+        float tl = (float)(ls.pairs_sum > 0 ? ls.loss_sum / ls.pairs_sum : 0);
+        val_figures v = {NAN, NAN, NAN, NAN};
+        if (val && (st = validate(net, val, o, vdist, vsame, &v, err))) goto done;
         int is_best = 0;
-        if (vpairs && vl < ls.best_val) {
-            ls.best_val = vl;
+        if (val && v.loss < ls.best_val) {
+            ls.best_val = v.loss;
             ls.best_epoch = ls.epoch;
             snapshot(net, best);
             is_best = 1;
@@ -538,9 +604,11 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
         int ok = 1;
         jnum(&ok, h, "epoch", ls.epoch + 1);
         jnum(&ok, h, "train_loss", tl);
-        if (vpairs) {
-            jnum(&ok, h, "val_loss", vl);
-            jnum(&ok, h, "val_accuracy", va);
+        if (val) {
+            jnum(&ok, h, "val_loss", v.loss);
+            jnum(&ok, h, "val_accuracy", v.accuracy);
+            jnum(&ok, h, "val_auc", v.auc);
+            jnum(&ok, h, "val_eer", v.eer);
         }
         jnum(&ok, h, "lr", ls.lr);
         jattach(&ok, ls.history, NULL, h);
@@ -548,35 +616,53 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
             st = ft_error_set(err, FT_ENOMEM, "out of memory recording the training history");
             goto done;
         }
-        float nl = ft_plateau_update(&ls.plateau, vpairs ? vl : tl, ls.lr);
-        if (o->progress) {
-            double el = ft_now() - t0;
-            int left = o->epochs - ls.epoch - 1;
-            ft_train_progress p = {ls.epoch, o->epochs, steps, steps, pairs_done / (el > 0 ? el : 1e-9), el,
-                                   el / pairs_done * (double)left * n_fixed, tl, vl, va, ls.lr, 1, is_best};
-            o->progress(&p, o->progress_ctx);
-        }
+        float nl = ft_plateau_update(&ls.plateau, val ? v.loss : tl, ls.lr);
+        if (o->progress)
+            progress_call(o, &ls, steps, steps_done, (o->epochs - ls.epoch - 1) * steps, t0, pairs_done, images_done,
+                          &v, 1, is_best);
         ls.lr = nl;
         ft_optim_set_lr(ft_trainer_optim(tr), nl);
         res->final_train_loss = tl;
         ls.step = 0;
         ls.loss_sum = 0;
+        ls.pairs_sum = 0;
         if (ls.epoch + 1 < o->epochs) {
             loop_state next = ls;
             next.epoch = ls.epoch + 1;
-            if ((st = write_resume(net, ft_trainer_optim(tr), isfinite(ls.best_val) ? best : NULL, o, &next,
-                                   train->n, n_val, err)))
+            if ((st = write_resume(net, ft_trainer_optim(tr), isfinite(ls.best_val) ? best : NULL, o, &next, n_train,
+                                   n_val, err)))
                 goto done;
         }
     }
     res->seconds = ft_now() - t0;
     res->pairs_per_sec = pairs_done / (res->seconds > 0 ? res->seconds : 1e-9);
+    res->images_per_sec = images_done / (res->seconds > 0 ? res->seconds : 1e-9);
     res->epochs_done = o->epochs;
     res->best_val_loss = ls.best_val;
     res->best_epoch = ls.best_epoch;
     if (best && isfinite(ls.best_val)) restore(net, best);
+    ft_calibration *cal = &res->calibration;
+    if (val) {
+        double vl;
+        if ((st = ft_evalset_distances(val, net, o->margin, vdist, vsame, &vl, err))) goto done;
+        if ((st = ft_calibrate(vdist, vsame, n_vp, o->calib, o->far_target, o->threshold, cal, &roc, &n_roc, err))) {
+            ft_error_prefix(err, "calibration on the validation pairs");
+            goto done;
+        }
+        cal->val_identities = val->n_identities;
+    } else {
+        if (o->calib != FT_CALIB_FIXED) {
+            st = ft_error_set(err, FT_EINVAL, "calibrating the threshold (%s) needs validation identities",
+                              ft_calib_rule_name(o->calib));
+            goto done;
+        }
+        memset(cal, 0, sizeof *cal);
+        cal->rule = FT_CALIB_FIXED;
+        cal->threshold = o->threshold;
+        cal->far = cal->frr = cal->eer = cal->far_target = NAN;
+    }
     ft_ckpt ck;
-    if ((st = build_ckpt(net, o, &ls, train->n, n_val, 0, &ck, err))) goto done;
+    if ((st = build_ckpt(net, o, &ls, n_train, n_val, 0, cal, roc, n_roc, &ck, err))) goto done;
     st = ft_ckpt_write(o->out_path, &ck, err);
     ft_ckpt_free(&ck);
     if (!st) {
@@ -587,10 +673,30 @@ ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val
 done:
     cJSON_Delete(ls.history);
     ft_trainer_free(tr);
-    free(fixed);
-    free(ep);
-    free(vpairs);
     free(vdist);
+    free(vsame);
     free(best);
+    free(roc);
+    return st;
+}
+
+ft_status ft_train(ft_net *net, const ft_labelled *train, const ft_labelled *val, const ft_train_opts *o,
+                   ft_train_result *res, ft_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (train->isz != ft_net_input_size(net))
+        return ft_error_set(err, FT_EMISMATCH, "training data has %d values per image, the network takes %d",
+                            train->isz, ft_net_input_size(net));
+    ft_source *src = NULL;
+    ft_evalset *vs = NULL;
+    ft_status st = ft_source_labelled_new(train, o, &src, err);
+    if (!st && val && val->n > 0) st = ft_evalset_labelled_new(val, o->seed ^ FT_VAL_PAIRS_TAG, &vs, err);
+    if (!st) {
+        ft_train_opts eff = *o;
+        if (!vs) eff.calib = FT_CALIB_FIXED; /* nothing to calibrate on: the given threshold */
+        st = ft_train_source(net, src, vs, &eff, res, err);
+    }
+    ft_source_free(src);
+    ft_evalset_free(vs);
     return st;
 }

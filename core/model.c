@@ -26,6 +26,13 @@ ft_status ft_model_load(const char *path, ft_model *m, ft_error *err)
         ft_ckpt_free(&ck);
         return st;
     }
+    if ((st = ft_calib_roc_from_ckpt(&ck, &m->roc, &m->n_roc, err))) {
+        ft_error_prefix(err, path);
+        ft_ckpt_free(&ck);
+        ft_net_free(m->net);
+        m->net = NULL;
+        return st;
+    }
     m->threshold = ck.threshold;
     m->meta_json = ck.meta_json;
     ck.meta_json = NULL;
@@ -43,6 +50,7 @@ void ft_model_free(ft_model *m)
     if (!m) return;
     ft_net_free(m->net);
     free(m->meta_json);
+    free(m->roc);
     memset(m, 0, sizeof *m);
 }
 

@@ -6,6 +6,8 @@
 #ifndef FT_CLI_H
 #define FT_CLI_H
 
+#include "facetwin/dataset.h"
+#include "facetwin/faceset.h"
 #include "facetwin/idx.h"
 #include "facetwin/status.h"
 #include "facetwin/train.h"
@@ -20,6 +22,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_cv(int argc, char **argv);
 
 /* Prints "facetwin: <msg>" and returns the exit code for err. */
 int cli_fail(const ft_error *err);
@@ -42,13 +45,51 @@ ft_status cli_idx_prefix(const char *data, const char *which, char *prefix, size
 struct cJSON;
 void cli_print_json(struct cJSON *o);
 
-/* Test-pair evaluation shared by `train` (final report) and `eval`. */
+/* ---- identity folders (faces.c) ---- */
+
+/* 1 if data is a directory that is not an IDX dataset: identity folders. */
+int cli_is_identity_dir(const char *data);
+/* ft_dataset_open plus one warning line each for skipped files, empty
+ * identity folders and single-image identities. */
+ft_status cli_dataset_open(const char *dir, ft_dataset *ds, ft_error *err);
+/* ft_faceset_opts.warn: "facetwin: warning: <msg>" on stderr. */
+void cli_warn(void *ctx, const char *msg);
+/* The default training augmentation for an input geometry. */
+ft_augment cli_default_augment(const ft_input_spec *spec);
+/* {"how":…, "train":[names], "val":[…], "test":[…]} (malloc'd) or NULL. */
+char *cli_split_json(const ft_dataset *ds, const char *how, const ft_idset *train, const ft_idset *val,
+                     const ft_idset *test);
+
+/* A model scored on pairs: distances, labels, metrics at a threshold. */
 typedef struct {
+    float *dist;
+    uint8_t *same;
+    int n;
     ft_pair_metrics m;
-    double acc_at_user;   /* accuracy at the --threshold value (NAN if none) */
-    float user_threshold;
-} cli_eval_result;
-ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, float user_threshold,
-                         uint64_t seed, cli_eval_result *r, ft_error *err);
+} cli_pairs_eval;
+/* The identity-disjoint protocol's pairs of ids: every same-identity pair and
+ * as many seeded different-identity pairs. */
+ft_status cli_eval_identities(ft_net *net, const ft_dataset *ds, const ft_idset *ids, float threshold,
+                              uint64_t seed, const ft_faceset_opts *fo, cli_pairs_eval *r, ft_error *err);
+/* The same on IDX test data: the Keras reference's pairs (seeded). */
+ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, uint64_t seed, cli_pairs_eval *r,
+                         ft_error *err);
+void cli_pairs_eval_free(cli_pairs_eval *r);
+/* The metrics as a JSON object (names as in `eval --json`). */
+struct cJSON *cli_metrics_json(const ft_pair_metrics *m);
+
+/* `facetwin train` on identity folders (train_faces.c): o is filled from the
+ * common options (progress, stop flag included); returns the exit code. */
+typedef struct {
+    const char *data, *out;
+    long val_ids, test_ids;   /* identities held out for calibration / test */
+    ft_split_order order;
+    int augment;              /* 1: the default augmentation, 0: none */
+    long shift;               /* -1: default for the input size */
+    long cache_mb;            /* -1: FT_FACESET_DEFAULT_CACHE */
+    long max_pos;             /* 0: every positive pair */
+    int json, quiet, notest;
+} cli_face_args;
+int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a);
 
 #endif

@@ -18,6 +18,8 @@
 #include "facetwin/runtime.h"
 
 #define FT_DEFAULT_VAL_FRACTION_ALL 0.1
+#define FT_FACES_DEFAULT_EPOCHS 60
+#define FT_FACES_DEFAULT_BATCH 64
 #define FT_PROGRESS_INTERVAL_S 0.25
 #define FT_BAR_WIDTH 28
 
@@ -33,8 +35,10 @@ static void help(void)
     printf("usage: facetwin train --data IDX_PREFIX|DIR --arch NAME|SPEC.json --out MODEL [options]\n"
            "\n"
            "Trains a Siamese encoder with the contrastive loss (label 1 = same).\n"
-           "DIR holds train-/t10k-images-idx3-ubyte[.gz] (MNIST layout); after training the\n"
-           "t10k pairs are evaluated. Presets:");
+           "DATA is an IDX set (a prefix, or a DIR holding train-/t10k-images-idx3-ubyte[.gz]:\n"
+           "after training the t10k pairs are evaluated) or an identity-folder DIR (one\n"
+           "sub-directory of images per person: split by identity, streamed from disk).\n"
+           "Presets:");
     for (const char *const *p = ft_spec_presets(); *p; p++) printf(" %s", *p);
     printf("\n\noptions:\n"
            "  --epochs N            epochs (20)\n"
@@ -53,9 +57,26 @@ static void help(void)
            "  --plateau-factor X    reduce LR by X after --plateau-patience epochs without\n"
            "  --plateau-patience N  improvement of the validation loss (off; patience 10)\n"
            "  --min-lr X            floor for the plateau schedule (0)\n"
-           "  --threshold X         decision threshold stored in the model (0.5)\n"
+           "  --threshold X         store this fixed threshold instead of calibrating (the\n"
+           "                        reference's rule is 0.5; IDX data without validation: 0.5)\n"
+           "  --far X               calibrate at the largest threshold with validation FAR <= X\n"
+           "                        (default: the validation equal-error point)\n"
            "  --seed N              seed for init, pairs, shuffling, dropout (0)\n"
            "  --threads N           BLAS threads (cores)\n"
+           "identity folders:\n"
+           "  --val-identities N    identities held out to calibrate and pick the best epoch (4)\n"
+           "  --test-identities N   identities held out and scored at the end (0)\n"
+           "  --split shuffled|ordered  ordered: test = the last N identities in natural order\n"
+           "                        (s1 < s2 < s10), validation the N before; shuffled: seeded (shuffled)\n"
+           "  --pairs batch|all     batch: every pair inside each batch of images (default);\n"
+           "                        all: every same-identity pair + as many different pairs\n"
+           "  --batch N             images per step (batch: 64) or pairs per step (all: 128)\n"
+           "  --per-identity K      images of one identity together in a batch (4)\n"
+           "  --augment on|off      flips, shifts, brightness/contrast in the loader (on)\n"
+           "  --shift N             maximum shift in pixels (1/16 of the input width)\n"
+           "  --cache-mb N          keep decoded images if the set fits in N MB (256)\n"
+           "  --max-pos N           --pairs all: at most N positive pairs per epoch (all)\n"
+           "  Unreadable images are skipped with a warning naming the file.\n"
            "  --resume FILE         continue from MODEL.resume (written each epoch and on Ctrl-C)\n"
            "  --no-test             skip the final test-pair evaluation\n"
            "  --json                print the final summary as one JSON object\n"
@@ -104,7 +125,8 @@ static void on_progress(const ft_train_progress *p, void *vctx)
 
 enum {
     O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
-    O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP
+    O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP,
+    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS
 };
 
 int cmd_train(int argc, char **argv)
@@ -117,11 +139,19 @@ int cmd_train(int argc, char **argv)
         {"plateau-patience", 1, 0, O_PP}, {"min-lr", 1, 0, O_MINLR}, {"threshold", 1, 0, O_THR},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
         {"no-test", 0, 0, O_NOTEST}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
-        {0, 0, 0, 0}};
+        {"far", 1, 0, O_FAR}, {"val-identities", 1, 0, O_VALID}, {"test-identities", 1, 0, O_TESTID},
+        {"split", 1, 0, O_SPLIT}, {"per-identity", 1, 0, O_PERID}, {"augment", 1, 0, O_AUG},
+        {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS}, {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
     long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
-    double lr = -1, mom = 0.9, wd = 0, margin = 1.0, val = -1, pf = 0, minlr = 0, thr = 0.5;
-    int keras = 0, notest = 0, json = 0, quiet = 0, c;
+    double lr = -1, mom = 0.9, wd = 0, margin = 1.0, val = -1, pf = 0, minlr = 0, thr = NAN, far = NAN;
+    long per_id = 4;
+    int keras = 0, pairs_batch = -1, notest = 0, json = 0, quiet = 0, c, opt_given = 0;
+    cli_face_args fa = {0};
+    fa.val_ids = 4;
+    fa.augment = 1;
+    fa.shift = -1;
+    fa.cache_mb = -1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -133,14 +163,15 @@ int cmd_train(int argc, char **argv)
         case O_EPOCHS: bad = cli_int("train", "--epochs", optarg, 1, 100000, &epochs); break;
         case O_BATCH: bad = cli_int("train", "--batch", optarg, 1, 65536, &batch); break;
         case O_LR: bad = cli_float("train", "--lr", optarg, 1e-12, 10, &lr); break;
-        case O_OPT: optname = optarg; break;
+        case O_OPT: optname = optarg; opt_given = 1; break;
         case O_MOM: bad = cli_float("train", "--momentum", optarg, 0, 0.9999, &mom); break;
         case O_WD: bad = cli_float("train", "--weight-decay", optarg, 0, 1, &wd); break;
         case O_MARGIN: bad = cli_float("train", "--margin", optarg, 1e-6, 1e6, &margin); break;
         case O_PAIRS:
-            if (!strcmp(optarg, "keras")) keras = 1;
-            else if (!strcmp(optarg, "all")) keras = 0;
-            else return cli_usage("train", "--pairs must be 'keras' or 'all' (got '%s')", optarg);
+            if (!strcmp(optarg, "keras")) keras = 1, pairs_batch = 0;
+            else if (!strcmp(optarg, "all")) keras = 0, pairs_batch = 0;
+            else if (!strcmp(optarg, "batch")) keras = 0, pairs_batch = 1;
+            else return cli_usage("train", "--pairs must be 'keras', 'all' or 'batch' (got '%s')", optarg);
             break;
         case O_PPE: bad = cli_int("train", "--pairs-per-epoch", optarg, 2, 100000000, &ppe); break;
         case O_VAL: bad = cli_float("train", "--val-fraction", optarg, 0, 0.9, &val); break;
@@ -148,6 +179,23 @@ int cmd_train(int argc, char **argv)
         case O_PP: bad = cli_int("train", "--plateau-patience", optarg, 0, 100000, &pp); break;
         case O_MINLR: bad = cli_float("train", "--min-lr", optarg, 0, 10, &minlr); break;
         case O_THR: bad = cli_float("train", "--threshold", optarg, 0, 1e6, &thr); break;
+        case O_FAR: bad = cli_float("train", "--far", optarg, 0, 0.999999, &far); break;
+        case O_VALID: bad = cli_int("train", "--val-identities", optarg, 0, 1000000, &fa.val_ids); break;
+        case O_TESTID: bad = cli_int("train", "--test-identities", optarg, 0, 1000000, &fa.test_ids); break;
+        case O_SPLIT:
+            if (!strcmp(optarg, "ordered")) fa.order = FT_SPLIT_ORDERED;
+            else if (!strcmp(optarg, "shuffled")) fa.order = FT_SPLIT_SHUFFLED;
+            else return cli_usage("train", "--split must be 'shuffled' or 'ordered' (got '%s')", optarg);
+            break;
+        case O_PERID: bad = cli_int("train", "--per-identity", optarg, 2, 4096, &per_id); break;
+        case O_AUG:
+            if (!strcmp(optarg, "on")) fa.augment = 1;
+            else if (!strcmp(optarg, "off")) fa.augment = 0;
+            else return cli_usage("train", "--augment must be 'on' or 'off' (got '%s')", optarg);
+            break;
+        case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift); break;
+        case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb); break;
+        case O_MAXPOS: bad = cli_int("train", "--max-pos", optarg, 1, 100000000, &fa.max_pos); break;
         case O_SEED: bad = cli_int("train", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
         case O_THREADS: bad = cli_int("train", "--threads", optarg, 1, 1024, &threads); break;
         case O_RESUME: resume = optarg; break;
@@ -161,6 +209,11 @@ int cmd_train(int argc, char **argv)
     }
     if (optind < argc) return cli_usage("train", "unexpected argument '%s'", argv[optind]);
     if (!data || !arch || !out) return cli_usage("train", "--data, --arch and --out are required");
+    if (!isnan(thr) && !isnan(far)) return cli_usage("train", "--threshold and --far exclude each other");
+    int faces = cli_is_identity_dir(data);
+    if (faces && keras) return cli_usage("train", "--pairs keras is for IDX data; identity folders take 'batch' or 'all'");
+    if (!faces && pairs_batch == 1) return cli_usage("train", "--pairs batch is for identity folders");
+    if (faces && !opt_given) optname = "adam";
     ft_set_threads((int)threads);
 
     ft_error err = {0};
@@ -174,12 +227,18 @@ int cmd_train(int argc, char **argv)
     o.opt.momentum = (float)mom;
     o.opt.weight_decay = (float)wd;
     if (epochs > 0) o.epochs = (int)epochs;
+    else if (faces) o.epochs = FT_FACES_DEFAULT_EPOCHS;
     if (batch > 0) o.batch = (int)batch;
+    else if (faces && pairs_batch != 0) o.batch = FT_FACES_DEFAULT_BATCH;
+    o.per_class = (int)per_id;
     o.margin = (float)margin;
-    o.pairs = keras ? FT_PAIRS_KERAS : FT_PAIRS_ALL;
     o.pairs_per_epoch = (int)ppe;
     o.seed = (uint64_t)seed;
-    o.threshold = (float)thr;
+    o.pairs = keras ? FT_PAIRS_KERAS : FT_PAIRS_ALL;
+    if (faces && pairs_batch != 0) o.pairs = FT_PAIRS_BATCH;
+    o.threshold = isnan(thr) ? 0.5f : (float)thr;
+    o.calib = !isnan(thr) ? FT_CALIB_FIXED : !isnan(far) ? FT_CALIB_FAR : FT_CALIB_EER;
+    o.far_target = isnan(far) ? 0 : far;
     o.plateau_factor = (float)pf;
     o.plateau_patience = (int)pp;
     o.min_lr = (float)minlr;
@@ -192,12 +251,31 @@ int cmd_train(int argc, char **argv)
     ft_net *net = NULL;
     ft_idx_set raw = {0};
     ft_labelled train = {0}, valset = {0}, test = {0};
+    cli_pairs_eval ev = {0};
     int rc = FT_EXIT_ERROR;
     if ((st = ft_spec_resolve(arch, &spec, &err)) || (st = ft_net_from_json(spec, &net, &err))) {
         if (st == FT_EINVAL && strncmp(err.msg, arch, strlen(arch))) ft_error_prefix(&err, arch);
         goto done;
     }
     ft_net_init(net, o.seed);
+    progress_ctx pc = {isatty(2), quiet, 0};
+    o.progress = on_progress;
+    o.progress_ctx = &pc;
+    o.stop = &g_stop;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (faces) {
+        fa.data = data;
+        fa.out = out;
+        fa.json = json;
+        fa.quiet = quiet;
+        fa.notest = notest;
+        rc = cli_train_faces(net, &o, &fa);
+        goto done;
+    }
     if ((st = cli_idx_prefix(data, "train", prefix, sizeof prefix, &err))) goto done;
     if ((st = ft_idx_set_load(prefix, &raw, &err))) goto done;
     st = ft_labelled_from_idx(&raw, ft_net_input(net), &train, &err);
@@ -212,26 +290,16 @@ int cmd_train(int argc, char **argv)
                 ft_net_name(net), ft_net_param_count(net), ft_net_flops(net) / 1e6, train.n, valset.n,
                 keras ? "keras" : "all", ft_opt_kind_name(kind), o.opt.lr, o.batch, ft_get_threads());
     }
-    progress_ctx pc = {isatty(2), quiet, 0};
-    o.progress = on_progress;
-    o.progress_ctx = &pc;
-    o.stop = &g_stop;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     ft_train_result res;
     st = ft_train(net, &train, valset.n ? &valset : NULL, &o, &res, &err);
     if (st) goto done;
 
-    cli_eval_result ev;
     int have_test = 0;
     if (!notest && cli_idx_prefix(data, "t10k", tprefix, sizeof tprefix, NULL) == FT_OK && strcmp(tprefix, prefix)) {
         if ((st = ft_idx_set_load(tprefix, &raw, &err))) goto done;
         st = ft_labelled_from_idx(&raw, ft_net_input(net), &test, &err);
         ft_idx_set_free(&raw);
-        if (st || (st = cli_eval_pairs(net, &test, o.threshold, NAN, 0, &ev, &err))) goto done;
+        if (st || (st = cli_eval_pairs(net, &test, res.calibration.threshold, 0, &ev, &err))) goto done;
         have_test = 1;
     }
     if (json) {
@@ -245,23 +313,20 @@ int cmd_train(int argc, char **argv)
             cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
             cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
         }
-        if (have_test) {
-            cJSON *t = cJSON_AddObjectToObject(j, "test");
-            cJSON_AddNumberToObject(t, "pairs", ev.m.pairs);
-            cJSON_AddNumberToObject(t, "threshold", ev.m.threshold);
-            cJSON_AddNumberToObject(t, "accuracy", ev.m.accuracy);
-            cJSON_AddNumberToObject(t, "auc", ev.m.auc);
-            cJSON_AddNumberToObject(t, "eer", ev.m.eer);
-        }
+        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
+        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(res.calibration.rule));
+        cJSON_AddNumberToObject(cj, "threshold", res.calibration.threshold);
+        if (have_test) cJSON_AddItemToObject(j, "test", cli_metrics_json(&ev.m));
         cli_print_json(j);
     } else {
         printf("trained %s in %.1f s (%.0f pairs/s); model written to %s\n", ft_net_name(net), res.seconds,
                res.pairs_per_sec, out);
         if (isfinite(res.best_val_loss))
             printf("best validation loss %.5f at epoch %d (kept)\n", res.best_val_loss, res.best_epoch + 1);
+        printf("threshold %.4f (%s)\n", res.calibration.threshold, ft_calib_rule_name(res.calibration.rule));
         if (have_test)
-            printf("test pairs %d: accuracy %.4f at threshold %g, AUC %.4f, EER %.4f\n", ev.m.pairs, ev.m.accuracy,
-                   ev.m.threshold, ev.m.auc, ev.m.eer);
+            printf("test pairs %d: accuracy %.4f at threshold %g, best %.4f (oracle), AUC %.4f, EER %.4f\n",
+                   ev.m.pairs, ev.m.accuracy, ev.m.threshold, ev.m.best_accuracy, ev.m.auc, ev.m.eer);
     }
     rc = FT_EXIT_OK;
 done:
@@ -271,5 +336,6 @@ done:
     ft_labelled_free(&train);
     ft_labelled_free(&valset);
     ft_labelled_free(&test);
+    cli_pairs_eval_free(&ev);
     return rc;
 }

@@ -97,27 +97,26 @@ ft_status cli_idx_prefix(const char *data, const char *which, char *prefix, size
                         data, data);
 }
 
-ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, float user_threshold,
-                         uint64_t seed, cli_eval_result *r, ft_error *err)
+ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, uint64_t seed, cli_pairs_eval *r,
+                         ft_error *err)
 {
+    memset(r, 0, sizeof *r);
     ft_pair *pairs = NULL;
     int np = 0;
     ft_status st = ft_pairs_keras(set->label, set->n, seed, &pairs, &np, err);
     if (st) return st;
-    float *dist = malloc((size_t)np * sizeof(float));
-    uint8_t *same = malloc((size_t)np);
-    if (!dist || !same) {
+    r->n = np;
+    r->dist = malloc((size_t)np * sizeof(float));
+    r->same = malloc((size_t)np);
+    if (!r->dist || !r->same) {
         st = ft_error_set(err, FT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((st = ft_pair_distances(net, set, pairs, np, 1.0f, dist, NULL, err))) goto done;
-    for (int i = 0; i < np; i++) same[i] = pairs[i].same;
-    if ((st = ft_pair_metrics_compute(dist, same, np, threshold, &r->m, err))) goto done;
-    r->user_threshold = user_threshold;
-    r->acc_at_user = isnan(user_threshold) ? NAN : ft_pair_accuracy(dist, same, np, user_threshold);
+    if ((st = ft_pair_distances(net, set, pairs, np, 1.0f, r->dist, NULL, err))) goto done;
+    for (int i = 0; i < np; i++) r->same[i] = pairs[i].same;
+    st = ft_pair_metrics_compute(r->dist, r->same, np, threshold, &r->m, err);
 done:
     free(pairs);
-    free(dist);
-    free(same);
+    if (st) cli_pairs_eval_free(r);
     return st;
 }

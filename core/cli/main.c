@@ -18,6 +18,7 @@ static const struct {
     {"embed", cmd_embed, "print the embedding of each image"},
     {"verify", cmd_verify, "distance between two images and the same/different decision"},
     {"info", cmd_info, "describe a checkpoint"},
+    {"cv", cmd_cv, "k-fold cross-validation by identity on identity folders"},
 };
 
 static void usage(FILE *f)

@@ -51,6 +51,9 @@ typedef struct {
     float far, frr;
 } ft_roc_point;
 
+/* rows are three floats: a ROC can be passed as a (n, 3) float array */
+_Static_assert(sizeof(ft_roc_point) == 3 * sizeof(float), "ft_roc_point is three packed floats");
+
 typedef enum { FT_CALIB_EER = 0, FT_CALIB_FAR, FT_CALIB_FIXED } ft_calib_rule;
 
 const char *ft_calib_rule_name(ft_calib_rule r);

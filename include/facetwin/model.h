@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "facetwin/calibration.h"
 #include "facetwin/image.h"
 #include "facetwin/net.h"
 #include "facetwin/status.h"
@@ -26,6 +27,8 @@ typedef struct {
     float threshold;
     char *meta_json;       /* the checkpoint's metadata object */
     char model_id[128];    /* meta "model_id", or "unknown" */
+    ft_roc_point *roc;     /* the validation ROC stored at calibration (NULL if none) */
+    int n_roc;
 } ft_model;
 
 ft_status ft_model_load(const char *path, ft_model *m, ft_error *err);

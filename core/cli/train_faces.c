@@ -1,0 +1,126 @@
+/* train_faces.c — `facetwin train` on an identity-folder dataset.
+ *
+ * Split by identity (validation identities calibrate the threshold and pick
+ * the best epoch; test identities, if any, are scored at the end), stream the
+ * training identities' images through the loader, train, report. The split
+ * is recorded in the model so `facetwin eval` can score the same test people.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "facetwin/runtime.h"
+
+#define FT_TEST_PAIR_SEED 0 /* test pairs: the same list for `train` and `eval` (default --seed) */
+
+int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
+{
+    ft_error err = {0};
+    ft_dataset ds = {0};
+    ft_idset tr = {0}, va = {0}, te = {0};
+    ft_source *src = NULL;
+    ft_evalset *vs = NULL;
+    char *split = NULL;
+    cli_pairs_eval ev = {0};
+    int have_test = 0;
+    ft_status st = cli_dataset_open(a->data, &ds, &err);
+    if (st) goto done;
+    if ((st = ft_dataset_split(&ds, (int)a->val_ids, (int)a->test_ids, a->order, o->seed, &tr, &va, &te, &err)))
+        goto done;
+    ft_faceset_opts fo;
+    ft_faceset_opts_defaults(&fo);
+    if (a->augment) fo.aug = cli_default_augment(ft_net_input(net));
+    if (a->augment && a->shift >= 0) fo.aug.shift = (int)a->shift;
+    if (a->cache_mb >= 0) fo.cache_bytes = (size_t)a->cache_mb << 20;
+    fo.max_pos = (int)a->max_pos;
+    fo.warn = cli_warn;
+    split = cli_split_json(&ds, a->order == FT_SPLIT_ORDERED ? "ordered" : "shuffled", &tr, &va, &te);
+    if (!split) {
+        st = ft_error_set(&err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    o->split_json = split;
+    if ((st = ft_source_dataset_new(&ds, &tr, ft_net_input(net), o, &fo, &src, &err))) goto done;
+    if (va.n > 0 && (st = ft_evalset_dataset_new(&ds, &va, ft_net_input(net), o->seed ^ 0x5A11u, &fo, &vs, &err)))
+        goto done;
+    if (!vs && o->calib != FT_CALIB_FIXED) {
+        st = ft_error_set(&err, FT_EINVAL, "calibrating the threshold needs validation identities "
+                                           "(--val-identities N), or give --threshold X");
+        goto done;
+    }
+    if (!a->quiet)
+        fprintf(stderr,
+                "facetwin train: %s (%zu parameters, %.1f MFLOP/image) on %s: %d identities for training (%d images), "
+                "%d for validation, %d for test; pairs %s, batch %d, %s lr %g, %d threads\n",
+                ft_net_name(net), ft_net_param_count(net), ft_net_flops(net) / 1e6, a->data, tr.n, src->n_images, va.n,
+                te.n, o->pairs == FT_PAIRS_BATCH ? "in-batch" : "all", o->batch, ft_opt_kind_name(o->opt.kind),
+                o->opt.lr, ft_get_threads());
+    ft_train_result res;
+    if ((st = ft_train_source(net, src, vs, o, &res, &err))) goto done;
+    ft_loader_stats ls;
+    ft_source_dataset_stats(src, &ls);
+    double wait = res.seconds > 0 ? ls.wait_seconds / res.seconds : 0;
+    if (!a->notest && te.n > 0) {
+        if ((st = cli_eval_identities(net, &ds, &te, res.calibration.threshold, FT_TEST_PAIR_SEED, &fo, &ev, &err)))
+            goto done;
+        have_test = 1;
+    }
+    const ft_calibration *c = &res.calibration;
+    if (a->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", a->out);
+        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        cJSON_AddNumberToObject(j, "seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
+        cJSON_AddNumberToObject(j, "images_per_sec", res.images_per_sec);
+        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
+        if (isfinite(res.best_val_loss)) {
+            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
+            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
+        }
+        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
+        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(c->rule));
+        cJSON_AddNumberToObject(cj, "threshold", c->threshold);
+        if (c->val_pairs) {
+            cJSON_AddNumberToObject(cj, "val_pairs", c->val_pairs);
+            cJSON_AddNumberToObject(cj, "val_eer", c->eer);
+        }
+        cJSON *lj = cJSON_AddObjectToObject(j, "loader");
+        cJSON_AddNumberToObject(lj, "wait_seconds", ls.wait_seconds);
+        cJSON_AddNumberToObject(lj, "wait_fraction", wait);
+        cJSON_AddNumberToObject(lj, "decode_seconds", ls.work_seconds);
+        cJSON_AddNumberToObject(lj, "images", (double)ls.images);
+        cJSON_AddNumberToObject(lj, "failures", (double)ls.failures);
+        cJSON_AddBoolToObject(lj, "cache", ls.cache_enabled);
+        cJSON_AddNumberToObject(j, "peak_rss_mb", ft_peak_rss_mb());
+        if (have_test) cJSON_AddItemToObject(j, "test", cli_metrics_json(&ev.m));
+        cli_print_json(j);
+    } else {
+        printf("trained %s in %.1f s (%.0f pairs/s, %.0f images/s); model written to %s\n", ft_net_name(net),
+               res.seconds, res.pairs_per_sec, res.images_per_sec, a->out);
+        if (isfinite(res.best_val_loss))
+            printf("best validation loss %.5f at epoch %d (kept)\n", res.best_val_loss, res.best_epoch + 1);
+        if (c->rule == FT_CALIB_FIXED) printf("threshold %.4f (fixed)\n", c->threshold);
+        else
+            printf("threshold %.4f calibrated (%s) on %d validation pairs: FAR %.4f FRR %.4f, validation EER %.4f\n",
+                   c->threshold, ft_calib_rule_name(c->rule), c->val_pairs, c->far, c->frr, c->eer);
+        printf("loader: waited %.1f s of %.1f s (%.1f%%), cache %s, peak RSS %.0f MB\n", ls.wait_seconds, res.seconds,
+               100 * wait, ls.cache_enabled ? "on" : "off", ft_peak_rss_mb());
+        if (have_test)
+            printf("test pairs %d (%d identities): accuracy %.4f at threshold %.4f, best %.4f (oracle), AUC %.4f, "
+                   "EER %.4f\n",
+                   ev.m.pairs, te.n, ev.m.accuracy, ev.m.threshold, ev.m.best_accuracy, ev.m.auc, ev.m.eer);
+    }
+done:
+    cli_pairs_eval_free(&ev);
+    ft_source_free(src);
+    ft_evalset_free(vs);
+    free(split);
+    ft_idset_free(&tr);
+    ft_idset_free(&va);
+    ft_idset_free(&te);
+    ft_dataset_free(&ds);
+    return st ? cli_fail(&err) : FT_EXIT_OK;
+}

@@ -41,7 +41,13 @@ typedef struct {
     int n_val_roc;
 } ft_report;
 
-/* Writes the page to path (atomically: temp file + rename). */
+/* Writes the page to path (atomically: temp file + fsync + rename; a failed
+ * write leaves no temp file). Only r->m is required besides the counts;
+ * NULL strings print as "n/a", a NULL/empty/unreadable history_json gives a
+ * "no training history" note instead of the training chart (not an error),
+ * non-finite distances or figures are left out of the charts / print "n/a".
+ * Errors: FT_EINVAL (NULL path, r or r->m; n or n_val_roc without data),
+ * FT_ENOMEM, FT_EIO (message names path). */
 ft_status ft_report_write_html(const char *path, const ft_report *r, ft_error *err);
 
 #ifdef __cplusplus

@@ -9,7 +9,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 BUILD_PKGS=(build-essential cmake pkg-config git ca-certificates
   libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
-  libssl-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libpq-dev chromium)
+  libssl-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libpq-dev chromium fonts-dejavu-core)
 BENCH_PKGS=(python3 python3-numpy python3-torch libtcmalloc-minimal4 dataset-fashion-mnist time)
 
 pkgs=("${BUILD_PKGS[@]}")

@@ -113,7 +113,8 @@ static ft_status path_pool_add(path_pool *p, const char *a, const char *b, const
         size_t cap = p->cap ? p->cap : POOL_INITIAL_BYTES;
         while (cap < p->len + need) cap *= 2;
         char *t = realloc(p->text, cap);
-        if (!t) return ft_error_set(err, FT_ENOMEM, "out of memory for %zu bytes of file names", cap);
+        if (!t)
+            return ft_error_set(err, FT_ENOMEM, "out of memory for %zu bytes of file names", cap);
         p->text = t;
         p->cap = cap;
     }
@@ -122,7 +123,8 @@ static ft_status path_pool_add(path_pool *p, const char *a, const char *b, const
         size_t *off = realloc(p->off, ncap * sizeof *off);
         if (off) p->off = off;
         int32_t *lab = off ? realloc(p->label, ncap * sizeof *lab) : NULL;
-        if (!off || !lab) return ft_error_set(err, FT_ENOMEM, "out of memory listing %zu images", ncap);
+        if (!off || !lab)
+            return ft_error_set(err, FT_ENOMEM, "out of memory listing %zu images", ncap);
         p->label = lab;
         p->ncap = ncap;
     }
@@ -171,7 +173,9 @@ static ft_status list_dir(const char *path, int want_dirs, name_list *out, ft_er
 {
     memset(out, 0, sizeof *out);
     DIR *dp = opendir(path);
-    if (!dp) return ft_error_set(err, FT_EIO, "%s: cannot read the directory: %s", path, strerror(errno));
+    if (!dp)
+        return ft_error_set(err, FT_EIO, "%s: cannot read the directory: %s", path,
+                            strerror(errno));
     ft_status st = FT_OK;
     for (;;) {
         errno = 0;
@@ -259,8 +263,8 @@ ft_status ft_dataset_open(const char *dir, ft_dataset *out, ft_error *err)
         return ft_error_set(err, FT_EIO, "%s: cannot open the dataset directory: %s", dir,
                             strerror(errno));
     if (!S_ISDIR(sb.st_mode))
-        return ft_error_set(err, FT_EINVAL, "%s: not a directory (expected DIR/<identity>/<images>)",
-                            dir);
+        return ft_error_set(err, FT_EINVAL,
+                            "%s: not a directory (expected DIR/<identity>/<images>)", dir);
 
     name_list ids = {0};
     path_pool pool = {0};
@@ -269,7 +273,8 @@ ft_status ft_dataset_open(const char *dir, ft_dataset *out, ft_error *err)
     if (ids.n == 0) {
         name_list_free(&ids);
         return ft_error_set(err, FT_EINVAL,
-                            "%s: no identity sub-directory (expected DIR/<identity>/<images>)", dir);
+                            "%s: no identity sub-directory (expected DIR/<identity>/<images>)",
+                            dir);
     }
     out->root = strdup(dir);
     out->id_names = calloc(ids.n, sizeof *out->id_names);
@@ -343,7 +348,8 @@ static ft_status idset_from(const uint32_t *perm, int n, ft_idset *out, ft_error
     memset(out, 0, sizeof *out);
     if (n == 0) return FT_OK;
     out->ids = malloc((size_t)n * sizeof *out->ids);
-    if (!out->ids) return ft_error_set(err, FT_ENOMEM, "out of memory for a set of %d identities", n);
+    if (!out->ids)
+        return ft_error_set(err, FT_ENOMEM, "out of memory for a set of %d identities", n);
     for (int i = 0; i < n; i++) out->ids[i] = (int)perm[i];
     qsort(out->ids, (size_t)n, sizeof *out->ids, int_cmp);
     out->n = n;
@@ -378,7 +384,8 @@ ft_status ft_dataset_split(const ft_dataset *ds, int n_val, int n_test, ft_split
         return ft_error_set(err, FT_EINVAL, "split: unknown order %d", (int)order);
     if (n_val < 0 || n_test < 0)
         return ft_error_set(err, FT_EINVAL,
-                            "split: negative identity count (validation %d, test %d)", n_val, n_test);
+                            "split: negative identity count (validation %d, test %d)", n_val,
+                            n_test);
     if ((n_val > 0 && !val) || (n_test > 0 && !test))
         return ft_error_set(err, FT_EINVAL, "split: %s set asked for but its output is NULL",
                             n_val > 0 && !val ? "validation" : "test");
@@ -389,7 +396,8 @@ ft_status ft_dataset_split(const ft_dataset *ds, int n_val, int n_test, ft_split
                             "test leave %lld for training (at least %d needed)",
                             ds->n_ids, n_val, n_test, n_train < 0 ? 0 : n_train, MIN_TRAIN_IDS);
 
-    uint32_t *perm = identity_order(ds->n_ids, order == FT_SPLIT_SHUFFLED, seed, SPLIT_RNG_TAG, err);
+    uint32_t *perm =
+        identity_order(ds->n_ids, order == FT_SPLIT_SHUFFLED, seed, SPLIT_RNG_TAG, err);
     if (!perm) return FT_ENOMEM;
     int nt = (int)n_train;
     ft_status st = idset_from(perm, nt, train, err);

@@ -140,7 +140,8 @@ static void assert_ids(const ft_idset *s, const int *want, int n)
 
 static int same_set(const ft_idset *a, const ft_idset *b)
 {
-    return a->n == b->n && (a->n == 0 || memcmp(a->ids, b->ids, (size_t)a->n * sizeof *a->ids) == 0);
+    return a->n == b->n &&
+           (a->n == 0 || memcmp(a->ids, b->ids, (size_t)a->n * sizeof *a->ids) == 0);
 }
 
 /* ---- listing ------------------------------------------------------------------------ */

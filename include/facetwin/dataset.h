@@ -25,6 +25,7 @@
 #ifndef FACETWIN_DATASET_H
 #define FACETWIN_DATASET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "facetwin/status.h"

@@ -42,6 +42,8 @@ extern "C" {
 
 #define FT_LOADER_DEFAULT_DEPTH 4
 
+typedef struct ft_loader ft_loader; /* opaque */
+
 /* Seeded augmentation; all zero = none. Applied in this order: shift, flip, brightness/contrast. */
 typedef struct {
     int flip;          /* 1: mirror left-right with probability 1/2 */

@@ -70,7 +70,6 @@ typedef struct {
     int cache_enabled;
 } ft_loader_stats;
 
-typedef struct ft_loader ft_loader;
 
 /* ds and spec must outlive the loader. max_batch >= 1, depth >= 2. */
 ft_status ft_loader_new(const ft_dataset *ds, const ft_input_spec *spec, int max_batch, int depth,

@@ -47,6 +47,7 @@
 #define MIN_DEPTH 2
 #define FLIP_PROBABILITY 0.5f
 #define MAX_CONTRAST 1.0f /* beyond 1 the scale could turn negative and invert the image */
+#define MAX_ZOOM 0.5f     /* zoom factors stay within [0.5, 1.5] */
 #define NS_PER_SECOND 1e9
 
 typedef enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY, SLOT_HELD } slot_state;
@@ -132,6 +133,33 @@ static void shift_image(float *x, float *tmp, int c, int h, int w, int dx, int d
     }
 }
 
+/* Zoom by s about the centre and move the content (dx, dy): bilinear
+ * resampling, coordinates outside the image clamped to the nearest edge. */
+static void zoom_shift_image(float *x, float *tmp, int c, int h, int w, float s, int dx, int dy)
+{
+    const size_t plane = (size_t)h * (size_t)w;
+    memcpy(tmp, x, (size_t)c * plane * sizeof *x);
+    const float cx = 0.5f * (float)(w - 1), cy = 0.5f * (float)(h - 1);
+    for (int y = 0; y < h; y++) {
+        float sy = ((float)y - cy - (float)dy) / s + cy;
+        sy = sy < 0.0f ? 0.0f : sy > (float)(h - 1) ? (float)(h - 1) : sy;
+        int y0 = (int)sy, y1 = y0 + 1 < h ? y0 + 1 : y0;
+        float fy = sy - (float)y0;
+        for (int i = 0; i < w; i++) {
+            float sx = ((float)i - cx - (float)dx) / s + cx;
+            sx = sx < 0.0f ? 0.0f : sx > (float)(w - 1) ? (float)(w - 1) : sx;
+            int x0 = (int)sx, x1 = x0 + 1 < w ? x0 + 1 : x0;
+            float fx = sx - (float)x0;
+            for (int k = 0; k < c; k++) {
+                const float *src = tmp + (size_t)k * plane;
+                float top = src[(size_t)y0 * w + x0] + fx * (src[(size_t)y0 * w + x1] - src[(size_t)y0 * w + x0]);
+                float bot = src[(size_t)y1 * w + x0] + fx * (src[(size_t)y1 * w + x1] - src[(size_t)y1 * w + x0]);
+                x[(size_t)k * plane + (size_t)y * w + i] = top + fy * (bot - top);
+            }
+        }
+    }
+}
+
 static void flip_image(float *x, int c, int h, int w)
 {
     for (size_t r = 0; r < (size_t)c * (size_t)h; r++) {
@@ -169,9 +197,11 @@ static void augment_input(float *x, float *tmp, const ft_input_spec *spec, const
     const int flip = ft_rng_uniform(&r) < FLIP_PROBABILITY;
     const float bright = a->brightness * (2.0f * ft_rng_uniform(&r) - 1.0f);
     const float scale = 1.0f + a->contrast * (2.0f * ft_rng_uniform(&r) - 1.0f);
+    const float zoom = 1.0f + a->zoom * (2.0f * ft_rng_uniform(&r) - 1.0f); /* drawn last: older draws unchanged */
 
     const int c = spec->channels, h = spec->height, w = spec->width;
-    if (dx || dy) shift_image(x, tmp, c, h, w, dx, dy);
+    if (a->zoom > 0.0f) zoom_shift_image(x, tmp, c, h, w, zoom, dx, dy);
+    else if (dx || dy) shift_image(x, tmp, c, h, w, dx, dy);
     if (a->flip && flip) flip_image(x, c, h, w);
     if (a->brightness > 0.0f || a->contrast > 0.0f) adjust_image(x, spec, bright, scale);
 }
@@ -464,6 +494,9 @@ static ft_status check_augment(const ft_loader *l, const ft_augment *a, ft_error
     if (!(a->contrast >= 0.0f && a->contrast <= MAX_CONTRAST))
         return ft_error_set(err, FT_EINVAL, "augment: contrast %g must be in [0, %g]",
                             (double)a->contrast, (double)MAX_CONTRAST);
+    if (!(a->zoom >= 0.0f && a->zoom <= MAX_ZOOM))
+        return ft_error_set(err, FT_EINVAL, "augment: zoom %g must be in [0, %g]", (double)a->zoom,
+                            (double)MAX_ZOOM);
     return FT_OK;
 }
 
@@ -499,7 +532,7 @@ ft_status ft_loader_start(ft_loader *l, const int32_t *plan, int n, int batch,
     l->batch = batch;
     l->n_batches = n / batch + (n % batch != 0);
     l->aug = a;
-    l->augment = a.flip || a.shift > 0 || a.brightness > 0.0f || a.contrast > 0.0f;
+    l->augment = a.flip || a.shift > 0 || a.brightness > 0.0f || a.contrast > 0.0f || a.zoom > 0.0f;
     l->seed = seed;
     l->gen++;
     l->started = 1;

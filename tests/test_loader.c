@@ -366,7 +366,7 @@ static void test_determinism(void **state)
     fixture *f = *state;
     int32_t plan[LONG_PLAN];
     make_plan(plan, LONG_PLAN, 7);
-    const ft_augment aug = {1, 2, 0.1f, 0.2f};
+    const ft_augment aug = {1, 2, 0.1f, 0.2f, 0};
     float *x1 = malloc(sizeof(float) * LONG_PLAN * ISZ);
     float *x2 = malloc(sizeof(float) * LONG_PLAN * ISZ);
     float *x3 = malloc(sizeof(float) * LONG_PLAN * ISZ);
@@ -393,7 +393,7 @@ static void test_flip_and_shift(void **state)
     const uint64_t seed = 9;
     float *out = malloc(sizeof(float) * AUG_POSITIONS * ISZ);
     assert_non_null(out);
-    const ft_augment augs[3] = {{1, 0, 0, 0}, {0, 2, 0, 0}, {1, 2, 0, 0}};
+    const ft_augment augs[3] = {{1, 0, 0, 0, 0}, {0, 2, 0, 0, 0}, {1, 2, 0, 0, 0}};
     for (int k = 0; k < 3; k++) {
         const ft_augment *a = &augs[k];
         load_grad(f, &f->spec, a, seed, out);
@@ -401,7 +401,7 @@ static void test_flip_and_shift(void **state)
         for (int pos = 0; pos < AUG_POSITIONS; pos++) {
             draws d = replay(a, seed, pos);
             /* the flip decision does not depend on whether shift is on */
-            const ft_augment flip_only = {1, 0, 0, 0};
+            const ft_augment flip_only = {1, 0, 0, 0, 0};
             assert_int_equal(d.flip, replay(&flip_only, seed, pos).flip);
             int flip = a->flip && d.flip;
             flips += flip;
@@ -428,7 +428,7 @@ static void test_flip_and_shift(void **state)
     }
 
     /* flip alone on the gradient: exactly the mirrored rows */
-    const ft_augment flip = {1, 0, 0, 0};
+    const ft_augment flip = {1, 0, 0, 0, 0};
     load_grad(f, &f->spec, &flip, seed, out);
     for (int pos = 0; pos < AUG_POSITIONS; pos++) {
         if (!replay(&flip, seed, pos).flip) continue;
@@ -454,7 +454,7 @@ static void test_brightness_contrast(void **state)
     load_grad(f, &spec, NULL, seed, base);
 
     /* brightness b adds the same u * b / std (u in [-1, 1]) to every pixel */
-    const ft_augment bright = {0, 0, 0.1f, 0};
+    const ft_augment bright = {0, 0, 0.1f, 0, 0};
     load_grad(f, &spec, &bright, seed, out);
     float lo = 1e9f, hi = -1e9f;
     for (int pos = 0; pos < AUG_POSITIONS; pos++) {
@@ -469,7 +469,7 @@ static void test_brightness_contrast(void **state)
     assert_true(lo < 0.0f && hi > 0.0f); /* both directions occur */
 
     /* contrast c scales deviations from the image mean by s in [1 - c, 1 + c] */
-    const ft_augment contrast = {0, 0, 0, 0.3f};
+    const ft_augment contrast = {0, 0, 0, 0.3f, 0};
     load_grad(f, &spec, &contrast, seed, out);
     float slo = 1e9f, shi = -1e9f;
     for (int pos = 0; pos < AUG_POSITIONS; pos++) {
@@ -493,7 +493,7 @@ static void test_brightness_contrast(void **state)
     assert_true(slo < 1.0f && shi > 1.0f);
 
     /* turning brightness on beside contrast does not change the contrast draw */
-    const ft_augment both = {0, 0, 0.1f, 0.3f};
+    const ft_augment both = {0, 0, 0.1f, 0.3f, 0};
     for (int pos = 0; pos < AUG_POSITIONS; pos++)
         assert_true(replay(&both, seed, pos).scale == replay(&contrast, seed, pos).scale);
     free(base);
@@ -508,7 +508,7 @@ static void test_cache(void **state)
     int32_t plan[N_FLAT];
     make_plan(plan, N_FLAT, 7); /* 7 is prime to 24: every image once */
     const size_t need = (size_t)N_FLAT * ISZ * sizeof(float);
-    const ft_augment aug = {1, 1, 0.05f, 0.1f};
+    const ft_augment aug = {1, 1, 0.05f, 0.1f, 0};
     float *xa = malloc(need), *xb = malloc(need);
     assert_true(xa && xb);
 
@@ -655,19 +655,22 @@ static void test_argument_errors(void **state)
     assert_status(ft_loader_start(l, plan, 3, BATCH, NULL, 0, &err), FT_EINVAL, &err);
     assert_msg_has(&err, "image -1");
     plan[1] = 1;
-    ft_augment aug = {0, IMG_H, 0, 0}; /* shift as large as the input */
+    ft_augment aug = {0, IMG_H, 0, 0, 0}; /* shift as large as the input */
     assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
     assert_msg_has(&err, "shift");
-    aug = (ft_augment){0, -1, 0, 0};
+    aug = (ft_augment){0, -1, 0, 0, 0};
     assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
-    aug = (ft_augment){0, 0, -0.1f, 0};
+    aug = (ft_augment){0, 0, -0.1f, 0, 0};
     assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
     assert_msg_has(&err, "brightness");
-    aug = (ft_augment){0, 0, NAN, 0};
+    aug = (ft_augment){0, 0, NAN, 0, 0};
     assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
-    aug = (ft_augment){0, 0, 0, 1.5f};
+    aug = (ft_augment){0, 0, 0, 1.5f, 0};
     assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
     assert_msg_has(&err, "contrast");
+    aug = (ft_augment){0, 0, 0, 0, 0.9f}; /* zoom beyond [0.5, 1.5] */
+    assert_status(ft_loader_start(l, plan, 3, BATCH, &aug, 0, &err), FT_EINVAL, &err);
+    assert_msg_has(&err, "zoom");
 
     /* a refused start leaves the loader usable */
     start(l, plan, 3, BATCH, NULL, 0);

@@ -11,10 +11,11 @@
 
 #include "cli.h"
 
-/* default augmentation: flips, shifts of ~6% of the width, +-10% brightness and contrast */
+/* default augmentation: flips, shifts of ~6% of the width, +-12% zoom, +-10% brightness and contrast */
 #define FT_AUG_SHIFT_FRACTION 0.0625
 #define FT_AUG_BRIGHTNESS 0.1f
 #define FT_AUG_CONTRAST 0.1f
+#define FT_AUG_ZOOM 0.12f /* ORL's people are photographed at varying distances */
 
 int cli_is_identity_dir(const char *data)
 {
@@ -58,7 +59,8 @@ ft_status cli_dataset_open(const char *dir, ft_dataset *ds, ft_error *err)
 
 ft_augment cli_default_augment(const ft_input_spec *spec)
 {
-    ft_augment a = {1, (int)(spec->width * FT_AUG_SHIFT_FRACTION + 0.5), FT_AUG_BRIGHTNESS, FT_AUG_CONTRAST};
+    ft_augment a = {1, (int)(spec->width * FT_AUG_SHIFT_FRACTION + 0.5), FT_AUG_BRIGHTNESS, FT_AUG_CONTRAST,
+                    FT_AUG_ZOOM};
     return a;
 }
 

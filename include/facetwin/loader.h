@@ -44,12 +44,13 @@ extern "C" {
 
 typedef struct ft_loader ft_loader; /* opaque */
 
-/* Seeded augmentation; all zero = none. Applied in this order: shift, flip, brightness/contrast. */
+/* Seeded augmentation; all zero = none. Applied in this order: zoom + shift, flip, brightness/contrast. */
 typedef struct {
     int flip;          /* 1: mirror left-right with probability 1/2 */
     int shift;         /* translate by uniform integers in [-shift, shift] on each axis (edge pixels replicated) */
     float brightness;  /* add uniform [-b, b] (in pixel/255 units, i.e. b/std[c] after normalisation) */
     float contrast;    /* scale deviations from the image's per-channel mean by uniform [1-c, 1+c] */
+    float zoom;        /* scale about the centre by uniform [1-z, 1+z] (bilinear; with the shift, one resample) */
 } ft_augment;
 
 typedef struct {

@@ -249,10 +249,11 @@ static cJSON *training_json(int *ok, const ft_train_opts *o, int n_train, int n_
     return t;
 }
 
-static cJSON *calibration_json(int *ok, const ft_calibration *c)
+static cJSON *calibration_json(int *ok, const ft_calibration *c, const char *source)
 {
     cJSON *j = cJSON_CreateObject();
     jstr(ok, j, "rule", ft_calib_rule_name(c->rule));
+    if (c->rule != FT_CALIB_FIXED) jstr(ok, j, "source", source ? source : "validation");
     if (c->rule == FT_CALIB_FAR) jnum(ok, j, "far_target", c->far_target);
     jnum(ok, j, "threshold", c->threshold);
     if (c->val_pairs > 0) {
@@ -265,16 +266,17 @@ static cJSON *calibration_json(int *ok, const ft_calibration *c)
     return j;
 }
 
-static void threshold_rule(const ft_calibration *c, char *buf, size_t n)
+static void threshold_rule(const ft_calibration *c, const char *source, char *buf, size_t n)
 {
+    if (!source) source = "validation";
     if (c->rule == FT_CALIB_FIXED)
         snprintf(buf, n, "fixed at %g (--threshold); d < threshold means same", c->threshold);
     else if (c->rule == FT_CALIB_FAR)
-        snprintf(buf, n, "largest threshold with FAR <= %g on %d validation pairs of %d validation identities; "
-                         "d < threshold means same", c->far_target, c->val_pairs, c->val_identities);
+        snprintf(buf, n, "largest threshold with FAR <= %g on %d pairs of %d held-out identities (%s); "
+                         "d < threshold means same", c->far_target, c->val_pairs, c->val_identities, source);
     else
-        snprintf(buf, n, "equal-error point of %d validation pairs of %d validation identities; "
-                         "d < threshold means same", c->val_pairs, c->val_identities);
+        snprintf(buf, n, "equal-error point of %d pairs of %d held-out identities (%s); d < threshold means same",
+                 c->val_pairs, c->val_identities, source);
 }
 
 /* Fills ck (from the net's current weights) with metadata; resume adds the
@@ -307,9 +309,9 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
     }
     if (cal) {
         char rule[256];
-        threshold_rule(cal, rule, sizeof rule);
+        threshold_rule(cal, o->calib_source, rule, sizeof rule);
         jstr(&ok, m, "threshold_rule", rule);
-        jattach(&ok, m, "calibration", calibration_json(&ok, cal));
+        jattach(&ok, m, "calibration", calibration_json(&ok, cal, o->calib_source));
     }
     jattach(&ok, m, "history", cJSON_Duplicate(ls->history, 1));
     if (resume) {
@@ -642,7 +644,14 @@ ft_status ft_train_source(ft_net *net, ft_source *src, ft_evalset *val, const ft
     res->best_epoch = ls.best_epoch;
     if (best && isfinite(ls.best_val)) restore(net, best);
     ft_calibration *cal = &res->calibration;
-    if (val) {
+    if (o->calib_n > 0) {
+        if ((st = ft_calibrate(o->calib_dist, o->calib_same, o->calib_n, o->calib, o->far_target, o->threshold, cal,
+                               &roc, &n_roc, err))) {
+            ft_error_prefix(err, "calibration");
+            goto done;
+        }
+        cal->val_identities = o->calib_identities;
+    } else if (val) {
         double vl;
         if ((st = ft_evalset_distances(val, net, o->margin, vdist, vsame, &vl, err))) goto done;
         if ((st = ft_calibrate(vdist, vsame, n_vp, o->calib, o->far_target, o->threshold, cal, &roc, &n_roc, err))) {

@@ -75,6 +75,13 @@ ft_status cli_eval_identities(ft_net *net, const ft_dataset *ds, const ft_idset 
 ft_status cli_eval_pairs(ft_net *net, const ft_labelled *set, float threshold, uint64_t seed, cli_pairs_eval *r,
                          ft_error *err);
 void cli_pairs_eval_free(cli_pairs_eval *r);
+/* Inner J-fold cross-validation over ids for the threshold (faces.c): every
+ * pair of ids' people scored by an inner model that never saw them; the pooled
+ * distances land in out (metrics unset). tmp_path: scratch model file. */
+ft_status cli_inner_calibration(const ft_dataset *ds, const ft_idset *ids, const char *spec, const ft_train_opts *o,
+                                const ft_faceset_opts *fo, int J, const char *tmp_path, cli_pairs_eval *out,
+                                ft_error *err);
+
 /* The metrics as a JSON object (names as in `eval --json`). */
 struct cJSON *cli_metrics_json(const ft_pair_metrics *m);
 
@@ -88,6 +95,7 @@ typedef struct {
     long shift;               /* -1: default for the input size */
     long cache_mb;            /* -1: FT_FACESET_DEFAULT_CACHE */
     long max_pos;             /* 0: every positive pair */
+    long calib_folds;         /* > 0: threshold from inner cross-validation over the training people */
     int json, quiet, notest;
 } cli_face_args;
 int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a);

@@ -55,6 +55,8 @@ static void help(void)
            "  --weight-decay X      (0)    --margin X (1.0)\n"
            "  --augment on|off      (on)\n"
            "  --far X | --threshold X   calibration rule (default: validation equal-error point)\n"
+           "  --calib-folds J       calibrate on ALL training people by inner J-fold cross-validation\n"
+           "                        (J extra models per fold) instead of the validation people\n"
            "  --out-dir DIR         keep each fold's model as DIR/fold-<f>.ftw (eval/report them)\n"
            "  --first-folds N       run only folds 0..N-1 (quick experiments; figures then cover N folds)\n"
            "  --threads N           BLAS threads (cores)\n"
@@ -81,10 +83,11 @@ static void mean_std(const fold_result *r, int k, size_t off, double *mean, doub
 }
 
 /* Fold f: train, calibrate, test. */
-static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, long n_val, ft_train_opts o,
-                          const ft_faceset_opts *fo, const char *out_dir, const char *tmp_dir, fold_result *fr,
-                          ft_error *err)
+static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, long n_val, int calib_folds,
+                          ft_train_opts o, const ft_faceset_opts *fo, const char *out_dir, const char *tmp_dir,
+                          fold_result *fr, ft_error *err)
 {
+    cli_pairs_eval inner = {0};
     ft_idset trval = {0}, test = {0}, tr = {0}, va = {0};
     ft_net *net = NULL;
     ft_source *src = NULL;
@@ -130,13 +133,23 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
         goto done;
     }
     o.split_json = split;
+    if (calib_folds > 0) { /* the threshold from inner cross-validation over the training people */
+        char scratch[4200];
+        snprintf(scratch, sizeof scratch, "%s/inner-%d.ftw", tmp_dir, f);
+        if ((st = cli_inner_calibration(ds, &tr, spec, &o, fo, calib_folds, scratch, &inner, err))) goto done;
+        o.calib_dist = inner.dist;
+        o.calib_same = inner.same;
+        o.calib_n = inner.n;
+        o.calib_identities = tr.n;
+        o.calib_source = "inner cross-validation over the training identities";
+    }
     snprintf(path, sizeof path, "%s/fold-%d.ftw", out_dir ? out_dir : tmp_dir, f);
     o.out_path = path;
     if ((st = ft_net_from_json(spec, &net, err))) goto done;
     ft_net_init(net, o.seed + (uint64_t)f);
     if ((st = ft_source_dataset_new(ds, &tr, ft_net_input(net), &o, fo, &src, err))) goto done;
     if (va.n && (st = ft_evalset_dataset_new(ds, &va, ft_net_input(net), o.seed ^ 0x5A11u, fo, &vs, err))) goto done;
-    if (!vs) o.calib = FT_CALIB_FIXED;
+    if (!vs && !o.calib_n) o.calib = FT_CALIB_FIXED;
     ft_train_result res;
     if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;
     if ((st = cli_eval_identities(net, ds, &test, res.calibration.threshold, 0, fo, &ev, err))) goto done;
@@ -145,6 +158,7 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     if (!out_dir) unlink(path);
 done:
     cli_pairs_eval_free(&ev);
+    cli_pairs_eval_free(&inner);
     ft_source_free(src);
     ft_evalset_free(vs);
     ft_net_free(net);
@@ -159,7 +173,7 @@ done:
 int cmd_cv(int argc, char **argv)
 {
     enum { O_DATA = 256, O_ARCH, O_FOLDS, O_SEED, O_VAL, O_EPOCHS, O_BATCH, O_PAIRS, O_PERID, O_OPT, O_LR, O_WD,
-           O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST };
+           O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST, O_CALIBF };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA},     {"arch", 1, 0, O_ARCH},         {"folds", 1, 0, O_FOLDS},
         {"seed", 1, 0, O_SEED},     {"val-identities", 1, 0, O_VAL}, {"epochs", 1, 0, O_EPOCHS},
@@ -168,10 +182,10 @@ int cmd_cv(int argc, char **argv)
         {"margin", 1, 0, O_MARGIN}, {"augment", 1, 0, O_AUG},       {"far", 1, 0, O_FAR},
         {"threshold", 1, 0, O_THR}, {"out-dir", 1, 0, O_OUTDIR},    {"threads", 1, 0, O_THREADS},
         {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},
-        {"first-folds", 1, 0, O_FIRST},
+        {"first-folds", 1, 0, O_FIRST}, {"calib-folds", 1, 0, O_CALIBF},
         {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out_dir = NULL, *optname = "adam";
-    long folds = FT_CV_DEFAULT_FOLDS, first = 0, seed = 0, n_val = 4, epochs = 60, batch = -1, per_id = 4, threads = 0;
+    long folds = FT_CV_DEFAULT_FOLDS, first = 0, calib_folds = 0, seed = 0, n_val = 4, epochs = 60, batch = -1, per_id = 4, threads = 0;
     double lr = -1, wd = 0, margin = 1.0, far = NAN, thr = NAN;
     int pairs_all = 0, augment = 1, json = 0, quiet = 0, c;
     optind = 1;
@@ -185,6 +199,7 @@ int cmd_cv(int argc, char **argv)
         case O_OPT: optname = optarg; break;
         case O_FOLDS: bad = cli_int("cv", "--folds", optarg, 2, FT_CV_MAX_FOLDS, &folds); break;
         case O_SEED: bad = cli_int("cv", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
+        case O_CALIBF: bad = cli_int("cv", "--calib-folds", optarg, 0, 100, &calib_folds); break;
         case O_FIRST: bad = cli_int("cv", "--first-folds", optarg, 1, FT_CV_MAX_FOLDS, &first); break;
         case O_VAL: bad = cli_int("cv", "--val-identities", optarg, 0, 1000000, &n_val); break;
         case O_EPOCHS: bad = cli_int("cv", "--epochs", optarg, 1, 100000, &epochs); break;
@@ -260,13 +275,11 @@ int cmd_cv(int argc, char **argv)
         st = ft_error_set(&err, FT_EIO, "%s: cannot create or write this directory", out_dir);
         goto done;
     }
-    if (!out_dir) {
-        if (!mkdtemp(tmp_dir)) {
-            st = ft_error_set(&err, FT_EIO, "cannot create a temporary directory");
-            goto done;
-        }
-        made_tmp = 1;
+    if (!mkdtemp(tmp_dir)) { /* fold models without --out-dir, inner-calibration scratch models */
+        st = ft_error_set(&err, FT_EIO, "cannot create a temporary directory");
+        goto done;
     }
+    made_tmp = 1;
     ft_faceset_opts fo;
     ft_faceset_opts_defaults(&fo);
     fo.warn = cli_warn;
@@ -282,7 +295,8 @@ int cmd_cv(int argc, char **argv)
         if ((st = ft_net_from_json(spec, &probe, &err))) goto done;
         if (augment) fo.aug = cli_default_augment(ft_net_input(probe));
         ft_net_free(probe);
-        if ((st = run_fold(&ds, spec, (int)folds, f, n_val, o, &fo, out_dir, tmp_dir, &fr[f], &err))) {
+        if ((st = run_fold(&ds, spec, (int)folds, f, n_val, (int)calib_folds, o, &fo, out_dir, tmp_dir, &fr[f],
+                           &err))) {
             if (st != FT_EINTERRUPTED) {
                 char pre[32];
                 snprintf(pre, sizeof pre, "fold %d", f);

@@ -76,6 +76,8 @@ static void help(void)
            "  --shift N             maximum shift in pixels (1/16 of the input width)\n"
            "  --cache-mb N          keep decoded images if the set fits in N MB (256)\n"
            "  --max-pos N           --pairs all: at most N positive pairs per epoch (all)\n"
+           "  --calib-folds J       choose the threshold on ALL training people by inner J-fold\n"
+           "                        cross-validation (J extra models) instead of validation people\n"
            "  Unreadable images are skipped with a warning naming the file.\n"
            "  --resume FILE         continue from MODEL.resume (written each epoch and on Ctrl-C)\n"
            "  --no-test             skip the final test-pair evaluation\n"
@@ -126,7 +128,7 @@ static void on_progress(const ft_train_progress *p, void *vctx)
 enum {
     O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
     O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP,
-    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS
+    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF
 };
 
 int cmd_train(int argc, char **argv)
@@ -141,7 +143,8 @@ int cmd_train(int argc, char **argv)
         {"no-test", 0, 0, O_NOTEST}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
         {"far", 1, 0, O_FAR}, {"val-identities", 1, 0, O_VALID}, {"test-identities", 1, 0, O_TESTID},
         {"split", 1, 0, O_SPLIT}, {"per-identity", 1, 0, O_PERID}, {"augment", 1, 0, O_AUG},
-        {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS}, {0, 0, 0, 0}};
+        {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS},
+        {"calib-folds", 1, 0, O_CALIBF}, {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
     long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
     double lr = -1, mom = 0.9, wd = 0, margin = 1.0, val = -1, pf = 0, minlr = 0, thr = NAN, far = NAN;
@@ -195,6 +198,7 @@ int cmd_train(int argc, char **argv)
             break;
         case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift); break;
         case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb); break;
+        case O_CALIBF: bad = cli_int("train", "--calib-folds", optarg, 0, 100, &fa.calib_folds); break;
         case O_MAXPOS: bad = cli_int("train", "--max-pos", optarg, 1, 100000000, &fa.max_pos); break;
         case O_SEED: bad = cli_int("train", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
         case O_THREADS: bad = cli_int("train", "--threads", optarg, 1, 1024, &threads); break;

@@ -8,13 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "rng.h"
 
 /* default augmentation: flips, shifts of ~6% of the width, +-12% zoom, +-10% brightness and contrast */
 #define FT_AUG_SHIFT_FRACTION 0.0625
 #define FT_AUG_BRIGHTNESS 0.1f
 #define FT_AUG_CONTRAST 0.1f
+#define FT_INNER_CALIB_TAG 0x1C4Cull
 #define FT_AUG_ZOOM 0.12f /* ORL's people are photographed at varying distances */
 
 int cli_is_identity_dir(const char *data)
@@ -139,4 +142,78 @@ cJSON *cli_metrics_json(const ft_pair_metrics *m)
     cJSON_AddNumberToObject(t, "tar_at_far_1e-2", m->tar_far_1e2);
     cJSON_AddNumberToObject(t, "tar_at_far_1e-3", m->tar_far_1e3);
     return t;
+}
+
+/* Inner cross-validation for the threshold: the identities ids are cut into J
+ * seeded groups; for each group an inner model (same recipe, no validation,
+ * final weights) is trained on the other groups and scores the protocol pairs
+ * of the held-out group. The pooled distances — every pair scored by a model
+ * that never saw its people — calibrate the final model's threshold on all of
+ * ids' people instead of a handful of validation people. */
+ft_status cli_inner_calibration(const ft_dataset *ds, const ft_idset *ids, const char *spec, const ft_train_opts *o,
+                                const ft_faceset_opts *fo, int J, const char *tmp_path, cli_pairs_eval *out,
+                                ft_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (J < 2 || ids->n < 2 * J)
+        return ft_error_set(err, FT_EINVAL, "inner calibration: %d folds need at least %d training identities (%d)", J,
+                            2 * J, ids->n);
+    uint32_t *perm = malloc((size_t)ids->n * sizeof *perm);
+    ft_idset in = {0, malloc((size_t)ids->n * sizeof(int))}, held = {0, malloc((size_t)ids->n * sizeof(int))};
+    ft_status st = FT_OK;
+    if (!perm || !in.ids || !held.ids) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < ids->n; i++) perm[i] = (uint32_t)i;
+    ft_rng r = ft_rng_derive(o->seed, FT_INNER_CALIB_TAG);
+    ft_rng_shuffle_u32(&r, perm, (size_t)ids->n);
+    for (int j = 0; j < J && !st; j++) {
+        in.n = held.n = 0;
+        for (int i = 0; i < ids->n; i++) {
+            int id = ids->ids[perm[i]];
+            if (i % J == j) held.ids[held.n++] = id;
+            else in.ids[in.n++] = id;
+        }
+        ft_train_opts io = *o;
+        io.calib = FT_CALIB_FIXED;
+        io.calib_n = 0;
+        io.resume_path = NULL;
+        io.progress = NULL;
+        io.split_json = NULL;
+        io.out_path = tmp_path;
+        ft_net *net = NULL;
+        ft_source *src = NULL;
+        cli_pairs_eval ev = {0};
+        ft_train_result res;
+        if (!(st = ft_net_from_json(spec, &net, err))) {
+            ft_net_init(net, o->seed + FT_INNER_CALIB_TAG + (uint64_t)j);
+            st = ft_source_dataset_new(ds, &in, ft_net_input(net), &io, fo, &src, err);
+        }
+        if (!st) st = ft_train_source(net, src, NULL, &io, &res, err);
+        if (!st) st = cli_eval_identities(net, ds, &held, res.calibration.threshold, o->seed ^ 0x5A11u, fo, &ev, err);
+        if (!st) {
+            float *d = realloc(out->dist, (size_t)(out->n + ev.n) * sizeof *d);
+            uint8_t *s = d ? realloc(out->same, (size_t)(out->n + ev.n)) : NULL;
+            if (d) out->dist = d;
+            if (s) out->same = s;
+            if (!d || !s) st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            else {
+                memcpy(out->dist + out->n, ev.dist, (size_t)ev.n * sizeof *d);
+                memcpy(out->same + out->n, ev.same, (size_t)ev.n);
+                out->n += ev.n;
+            }
+        }
+        if (st) ft_error_prefix(err, "inner calibration model");
+        cli_pairs_eval_free(&ev);
+        ft_source_free(src);
+        ft_net_free(net);
+        unlink(tmp_path);
+    }
+done:
+    free(perm);
+    free(in.ids);
+    free(held.ids);
+    if (st) cli_pairs_eval_free(out);
+    return st;
 }

@@ -23,7 +23,7 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
     ft_source *src = NULL;
     ft_evalset *vs = NULL;
     char *split = NULL;
-    cli_pairs_eval ev = {0};
+    cli_pairs_eval ev = {0}, inner = {0};
     int have_test = 0;
     ft_status st = cli_dataset_open(a->data, &ds, &err);
     if (st) goto done;
@@ -42,10 +42,25 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
         goto done;
     }
     o->split_json = split;
+    if (a->calib_folds > 0) {
+        char scratch[4200];
+        snprintf(scratch, sizeof scratch, "%s.inner", a->out);
+        if (!a->quiet)
+            fprintf(stderr, "facetwin train: calibrating the threshold by inner %ld-fold cross-validation over the %d "
+                            "training identities (%ld extra models)\n", a->calib_folds, tr.n, a->calib_folds);
+        if ((st = cli_inner_calibration(&ds, &tr, ft_net_spec_json(net), o, &fo, (int)a->calib_folds, scratch, &inner,
+                                        &err)))
+            goto done;
+        o->calib_dist = inner.dist;
+        o->calib_same = inner.same;
+        o->calib_n = inner.n;
+        o->calib_identities = tr.n;
+        o->calib_source = "inner cross-validation over the training identities";
+    }
     if ((st = ft_source_dataset_new(&ds, &tr, ft_net_input(net), o, &fo, &src, &err))) goto done;
     if (va.n > 0 && (st = ft_evalset_dataset_new(&ds, &va, ft_net_input(net), o->seed ^ 0x5A11u, &fo, &vs, &err)))
         goto done;
-    if (!vs && o->calib != FT_CALIB_FIXED) {
+    if (!vs && !o->calib_n && o->calib != FT_CALIB_FIXED) {
         st = ft_error_set(&err, FT_EINVAL, "calibrating the threshold needs validation identities "
                                            "(--val-identities N), or give --threshold X");
         goto done;
@@ -104,8 +119,10 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
             printf("best validation loss %.5f at epoch %d (kept)\n", res.best_val_loss, res.best_epoch + 1);
         if (c->rule == FT_CALIB_FIXED) printf("threshold %.4f (fixed)\n", c->threshold);
         else
-            printf("threshold %.4f calibrated (%s) on %d validation pairs: FAR %.4f FRR %.4f, validation EER %.4f\n",
-                   c->threshold, ft_calib_rule_name(c->rule), c->val_pairs, c->far, c->frr, c->eer);
+            printf("threshold %.4f calibrated (%s) on %d pairs of %d held-out identities (%s): FAR %.4f FRR %.4f, "
+                   "EER %.4f\n",
+                   c->threshold, ft_calib_rule_name(c->rule), c->val_pairs, c->val_identities,
+                   o->calib_n ? "inner cross-validation" : "validation", c->far, c->frr, c->eer);
         printf("loader: waited %.1f s of %.1f s (%.1f%%), cache %s, peak RSS %.0f MB\n", ls.wait_seconds, res.seconds,
                100 * wait, ls.cache_enabled ? "on" : "off", ft_peak_rss_mb());
         if (have_test)
@@ -115,6 +132,7 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
     }
 done:
     cli_pairs_eval_free(&ev);
+    cli_pairs_eval_free(&inner);
     ft_source_free(src);
     ft_evalset_free(vs);
     free(split);

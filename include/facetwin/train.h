@@ -150,6 +150,14 @@ typedef struct {
     const char *resume_path; /* NULL or a .resume checkpoint to continue */
     const char *data_desc; /* recorded in the metadata */
     const char *split_json; /* NULL or a JSON object recorded as training.split */
+    /* Calibration pairs measured elsewhere — e.g. by inner cross-validation over
+     * the training identities, each pair scored by a model that never saw its
+     * people. When calib_n > 0 the threshold and the stored ROC come from these
+     * distances instead of the validation pairs (which still pick the best epoch). */
+    const float *calib_dist;
+    const uint8_t *calib_same;
+    int calib_n, calib_identities;
+    const char *calib_source;  /* named in the threshold rule (default "validation") */
     void (*progress)(const ft_train_progress *p, void *ctx);
     void *progress_ctx;
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT) to stop and save */

@@ -27,14 +27,19 @@ for w in $what; do
         run "parity-seed$seed" --data "$MNIST" --arch seed-mnist --out "out/experiments/parity-seed$seed.ftw" \
           --pairs keras --epochs 20 --batch 128 --optimizer rmsprop --lr 1e-3 --seed "$seed"
       done ;;
-    all) # same network, richer pairs: fresh random positives + negatives every epoch
+    all) # same network, richer pairs: fresh random positives + negatives every epoch, the fixed 0.5 rule
       for seed in 1 2 3; do
         run "all-seed$seed" --data "$MNIST" --arch seed-mnist --out "out/experiments/all-seed$seed.ftw" \
+          --pairs all --epochs 20 --batch 128 --optimizer rmsprop --lr 1e-3 --seed "$seed" --threshold 0.5
+      done ;;
+    all-calibrated) # the same, threshold at the validation equal-error point (the default)
+      for seed in 1 2 3; do
+        run "allcal-seed$seed" --data "$MNIST" --arch seed-mnist --out "out/experiments/allcal-seed$seed.ftw" \
           --pairs all --epochs 20 --batch 128 --optimizer rmsprop --lr 1e-3 --seed "$seed"
       done ;;
     fashion) # full Fashion-MNIST 60k/10k
       run "fashion-seed1" --data "$FASHION" --arch seed-mnist --out "out/experiments/fashion-seed1.ftw" \
-        --pairs all --epochs ${FASHION_EPOCHS:-2} --batch 128 --optimizer rmsprop --lr 1e-3 --seed 1 ;;
+        --pairs all --epochs ${FASHION_EPOCHS:-2} --batch 128 --optimizer rmsprop --lr 1e-3 --seed 1 --threshold 0.5 ;;
     *) echo "unknown experiment $w" >&2; exit 2 ;;
   esac
 done

@@ -6,8 +6,8 @@ measured the same way.
 Network (models/face-cnn.json), He-normal weights (std sqrt(2/fan_in)), zero
 dense bias, BN weight 1 / bias 0:
     4 x [Conv2d(3x3, padding 1, bias=False) BatchNorm2d(eps 1e-5, momentum 0.1)
-         ReLU(inplace)] with MaxPool2d(2) after the first three, 16-32-64-128
-    filters; mean over H, W (global average pool); Linear(128, 128);
+         ReLU(inplace)] with MaxPool2d(2) after the first three, 32-64-128-256
+    filters; mean over H, W (global average pool); Linear(256, 128);
     F.normalize(p=2, dim=1, eps=1e-12)  (facetwin's l2norm: x / max(||x||, eps))
 Input 64x64 grey, (p/255 - 0.5)/0.25. The PGMs are read with numpy and
 area-averaged to 64x64 (the same rule as facetwin's resize, not guaranteed
@@ -188,18 +188,21 @@ def group_batches(labels, want, rng):
 
 # ---------------------------------------------------------------- model ----
 
+FILTERS = (32, 64, 128, 256)  # models/face-cnn.json
+
+
 class FaceCNN(nn.Module):
     def __init__(self):
         super().__init__()
         layers, c = [], 1
-        for i, f in enumerate((16, 32, 64, 128)):
+        for i, f in enumerate(FILTERS):
             layers += [nn.Conv2d(c, f, 3, padding=1, bias=False),
                        nn.BatchNorm2d(f, eps=1e-5, momentum=0.1), nn.ReLU(inplace=True)]
             if i < 3:
                 layers.append(nn.MaxPool2d(2))
             c = f
         self.features = nn.Sequential(*layers)
-        self.fc = nn.Linear(128, 128)
+        self.fc = nn.Linear(FILTERS[-1], 128)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
@@ -212,12 +215,12 @@ class FaceCNN(nn.Module):
 
 def flops_per_image():
     convs, c, hw = [], 1, SIZE
-    for i, f in enumerate((16, 32, 64, 128)):
+    for i, f in enumerate(FILTERS):
         convs.append(2 * f * c * 9 * hw * hw)
         c = f
         if i < 3:
             hw //= 2
-    return convs[0], sum(convs) + 2 * 128 * 128
+    return convs[0], sum(convs) + 2 * FILTERS[-1] * 128
 
 
 def contrastive(ea, eb, y):

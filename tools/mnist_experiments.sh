@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the README's MNIST / Fashion-MNIST accuracy figures (long: run by hand).
-#   bash tools/mnist_experiments.sh [parity|all|fashion]...   (default: all three)
+#   bash tools/mnist_experiments.sh [parity|all|all-calibrated|fashion]...   (default: parity all fashion)
 # Needs build/facetwin (Release) and ../shared/datasets/mnist-10k; fashion needs
 # Debian's dataset-fashion-mnist (deploy/install-deps.sh --bench). Each run prints
 # one JSON summary line (facetwin train --json) into out/experiments/<name>.json.

@@ -9,8 +9,8 @@
 # directory, then trains the face-cnn preset on three sizes with the decoded-
 # image cache OFF (--cache-mb 0: every image is read and decoded from disk every
 # time), about the same number of images per run:
-#     ORL              400 images x 20 epochs
-#     synthetic/10   2,000 images x  4 epochs
+#     ORL              400 images x 10 epochs
+#     synthetic/10   2,000 images x  2 epochs
 #     synthetic     20,000 images x  1 epoch
 # and once more on ORL with the cache on (the default when the set fits).
 # Prints, per run: images, peak RSS (MiB), images/s, the seconds the training
@@ -24,7 +24,7 @@ FT_LOCK=${FT_LOCK-/tmp/ft-heavy.lock}
 if [ -n "$FT_LOCK" ] && [ -z "${FT_LOCK_HELD:-}" ] && command -v flock >/dev/null; then
     exec env FT_LOCK_HELD=1 flock "$FT_LOCK" bash "${BASH_SOURCE[0]}" "$@"
 fi
-ids=2000 e_orl=20 e_mid=4 e_big=1
+ids=2000 e_orl=10 e_mid=2 e_big=1
 while [ $# -gt 0 ]; do
     case $1 in
     --identities) ids=$2; shift 2 ;;

@@ -8,7 +8,7 @@
 # N identities x 10 images, default 2000 -> 20,000 images) in a temporary
 # directory, then trains the face-cnn preset on three sizes with the decoded-
 # image cache OFF (--cache-mb 0: every image is read and decoded from disk every
-# time), about the same number of images per run:
+# time):
 #     ORL              400 images x 10 epochs
 #     synthetic/10   2,000 images x  2 epochs
 #     synthetic     20,000 images x  1 epoch

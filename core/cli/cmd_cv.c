@@ -48,7 +48,7 @@ static void help(void)
            "  --seed N              folds, validation people, init, pairs, augmentation (0)\n"
            "  --val-identities N    validation people per fold (4)\n"
            "  --epochs N            epochs per fold (60)\n"
-           "  --batch N             images per step (64; pairs per step with --pairs all: 128)\n"
+           "  --batch N             images per step (32; pairs per step with --pairs all: 128)\n"
            "  --pairs batch|all     in-batch pairs (default) or all positives + equal negatives\n"
            "  --per-identity K      images of one identity together in a batch (4)\n"
            "  --optimizer NAME      adam | rmsprop | sgd (adam)   --lr X (1e-3)\n"
@@ -244,7 +244,7 @@ int cmd_cv(int argc, char **argv)
     o.opt.weight_decay = (float)wd;
     o.epochs = (int)epochs;
     o.pairs = pairs_all ? FT_PAIRS_ALL : FT_PAIRS_BATCH;
-    o.batch = batch > 0 ? (int)batch : pairs_all ? 128 : 64;
+    o.batch = batch > 0 ? (int)batch : pairs_all ? 128 : 32;
     o.per_class = (int)per_id;
     o.margin = (float)margin;
     o.seed = (uint64_t)seed;

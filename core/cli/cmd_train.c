@@ -19,7 +19,7 @@
 
 #define FT_DEFAULT_VAL_FRACTION_ALL 0.1
 #define FT_FACES_DEFAULT_EPOCHS 60
-#define FT_FACES_DEFAULT_BATCH 64
+#define FT_FACES_DEFAULT_BATCH 32
 #define FT_PROGRESS_INTERVAL_S 0.25
 #define FT_BAR_WIDTH 28
 
@@ -70,7 +70,7 @@ static void help(void)
            "                        (s1 < s2 < s10), validation the N before; shuffled: seeded (shuffled)\n"
            "  --pairs batch|all     batch: every pair inside each batch of images (default);\n"
            "                        all: every same-identity pair + as many different pairs\n"
-           "  --batch N             images per step (batch: 64) or pairs per step (all: 128)\n"
+           "  --batch N             images per step (batch: 32) or pairs per step (all: 128)\n"
            "  --per-identity K      images of one identity together in a batch (4)\n"
            "  --augment on|off      flips, shifts, brightness/contrast in the loader (on)\n"
            "  --shift N             maximum shift in pixels (1/16 of the input width)\n"

@@ -679,6 +679,48 @@ static void test_argument_errors(void **state)
     ft_loader_free(NULL);
 }
 
+/* zoom: bilinear about the centre; a constant image stays constant, a gradient
+ * stays within its range (no overshoot), most positions change, and the same
+ * seed reproduces it bit for bit. */
+static void test_zoom(void **state)
+{
+    fixture *f = *state;
+    const ft_augment zoom = {0, 0, 0, 0, 0.3f}, none = {0, 0, 0, 0, 0};
+    float *a = malloc(sizeof(float) * AUG_POSITIONS * ISZ), *b = malloc(sizeof(float) * AUG_POSITIONS * ISZ);
+    float *orig = malloc(sizeof(float) * AUG_POSITIONS * ISZ);
+    assert_true(a && b && orig);
+    load_grad(f, &f->spec, &none, 5, orig);
+    load_grad(f, &f->spec, &zoom, 5, a);
+    load_grad(f, &f->spec, &zoom, 5, b);
+    assert_memory_equal(a, b, sizeof(float) * AUG_POSITIONS * ISZ);
+    float lo = orig[0], hi = orig[0];
+    for (int i = 0; i < ISZ; i++) {
+        lo = orig[i] < lo ? orig[i] : lo;
+        hi = orig[i] > hi ? orig[i] : hi;
+    }
+    int changed = 0;
+    for (int p = 0; p < AUG_POSITIONS; p++) {
+        int diff = 0;
+        for (int i = 0; i < ISZ; i++) {
+            float v = a[(size_t)p * ISZ + i];
+            assert_true(v >= lo - PIXEL_TOL && v <= hi + PIXEL_TOL);
+            diff |= fabsf(v - orig[i]) > PIXEL_TOL;
+        }
+        changed += diff;
+    }
+    assert_true(changed > AUG_POSITIONS / 2);
+    int32_t plan[N_FLAT];
+    make_plan(plan, N_FLAT, 1);
+    ft_loader *l = new_loader(&f->flat, &f->spec, BATCH, DEPTH, 0);
+    epoch_x(l, plan, N_FLAT, &none, 3, orig);
+    epoch_x(l, plan, N_FLAT, &zoom, 3, a);
+    for (size_t i = 0; i < (size_t)N_FLAT * ISZ; i++) assert_true(fabsf(a[i] - orig[i]) <= PIXEL_TOL);
+    ft_loader_free(l);
+    free(a);
+    free(b);
+    free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_first_plan_and_partial),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_zoom),
         cmocka_unit_test(test_flip_and_shift),
         cmocka_unit_test(test_brightness_contrast),
         cmocka_unit_test(test_cache),

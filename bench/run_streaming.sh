@@ -50,7 +50,7 @@ printf '\n| data | images | epochs | cache | peak RSS MiB | images/s | waited fo
 printf '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n'
 run() { # label dir epochs cache_mb
     local out
-    out=$("$cli" train --data "$2" --arch face-cnn --epochs "$3" --cache-mb "$4" --val-identities 4 \
+    out=$("$cli" train --data "$2" --arch face-cnn --epochs "$3" --batch 64 --cache-mb "$4" --val-identities 4 \
         --out "$tmp/m.ftw" --json --quiet --threads 2)
     python3 - "$1" "$3" "$out" <<'PY'
 import json, sys

@@ -54,6 +54,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+
 #define CK_MAGIC_LEN 8
 #define CK_DIGEST_LEN 32                 /* SHA-256 */
 #define CK_DTYPE_F32 1
@@ -556,16 +558,7 @@ static void w_flush(writer *w)
         w->failed = ENOMEM;
         return;
     }
-    size_t done = 0;
-    while (done < w->len) {
-        ssize_t r = write(w->fd, w->buf + done, w->len - done);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            w->failed = r < 0 ? errno : EIO;
-            return;
-        }
-        done += (size_t)r;
-    }
+    if ((w->failed = ft_write_all(w->fd, w->buf, w->len))) return;
     w->len = 0;
 }
 
@@ -659,32 +652,6 @@ static void w_checkpoint(writer *w, const ft_ckpt *ck)
     }
 }
 
-/* "dir/name" -> "dir", "name" -> ".", "/name" -> "/" (malloc'd). */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* fsync of the directory makes the rename durable. Filesystems that cannot
- * sync a directory (EINVAL, ENOTSUP) are accepted as they are. */
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    int rc = 0;
-    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) rc = errno;
-    close(fd);
-    return rc;
-}
-
 ft_status ft_ckpt_write(const char *path, const ft_ckpt *ck, ft_error *err)
 {
     if (!path || !ck) return ft_error_set(err, FT_EINVAL, "ft_ckpt_write: NULL argument");
@@ -700,24 +667,15 @@ ft_status ft_ckpt_write(const char *path, const ft_ckpt *ck, ft_error *err)
         return st;
     }
 
-    size_t tmp_n = strlen(path) + 32;
-    char *tmp = malloc(tmp_n), *dir = dir_of(path);
+    ft_atomic_file af = {-1, NULL, NULL, path};
     writer w = {.fd = -1, .md = EVP_MD_CTX_new(), .buf = malloc(CK_WRITE_BUF)};
-    if (!tmp || !dir || !w.md || !w.buf || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL)) {
+    if (!w.md || !w.buf || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL)) {
         st = ft_error_set(err, FT_ENOMEM, "%s: out of memory preparing the write", path);
         goto done;
     }
-    snprintf(tmp, tmp_n, "%s.tmp.%ld", path, (long)getpid());
+    if ((st = ft_atomic_open(&af, path, err))) goto done;
+    w.fd = af.fd;
 
-    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-    w.fd = open(tmp, flags, 0644);
-    if (w.fd < 0 && errno == EEXIST && unlink(tmp) == 0) w.fd = open(tmp, flags, 0644); /* stale, our pid */
-    if (w.fd < 0) {
-        st = ft_error_set(err, FT_EIO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-
-    const char *step = "write to";
     w_checkpoint(&w, ck);
     w_flush(&w);
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -730,36 +688,11 @@ ft_status ft_ckpt_write(const char *path, const ft_ckpt *ck, ft_error *err)
         w_flush(&w);
     }
     if (!w.failed && w.off != size) w.failed = EIO; /* validate() and w_checkpoint() disagree: a bug */
-    if (!w.failed && fsync(w.fd) != 0) {
-        w.failed = errno;
-        step = "fsync of";
-    }
-    int rc = close(w.fd);
-    w.fd = -1;
-    if (!w.failed && rc != 0) {
-        w.failed = errno;
-        step = "close of";
-    }
-    if (!w.failed && rename(tmp, path) != 0) {
-        w.failed = errno;
-        step = "rename over the target of";
-    }
-    if (w.failed) {
-        unlink(tmp);
-        st = ft_error_set(err, FT_EIO, "%s: %s %s failed: %s", path, step, tmp, strerror(w.failed));
-        goto done;
-    }
-    if ((rc = fsync_dir(dir)) != 0)
-        st = ft_error_set(err, FT_EIO, "%s: fsync of directory %s failed: %s", path, dir, strerror(rc));
+    st = ft_atomic_commit(&af, w.failed, err);
 
 done:
-    if (w.fd >= 0) {
-        close(w.fd);
-        unlink(tmp);
-    }
+    ft_atomic_abort(&af);
     EVP_MD_CTX_free(w.md);
     free(w.buf);
-    free(dir);
-    free(tmp);
     return st;
 }

@@ -44,14 +44,13 @@
 #include "facetwin/report.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "atomic_file.h"
 
 #define SB_INITIAL (64 * 1024)    /* first buffer size; a typical page fits */
 #define NUM_MAX 48                /* room for one formatted number */
@@ -184,82 +183,6 @@ static void sb_num(sbuf *b, double v)
 {
     char buf[NUM_MAX];
     sb_puts(b, fmt_num(buf, v));
-}
-
-/* ---------------------------------------------------------- atomic write ---- */
-
-/* "dir/name" -> "dir", "name" -> ".", "/name" -> "/" (malloc'd). */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* Writes all n bytes; returns 0 or an errno value. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return r < 0 ? errno : EIO;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-/* temp file + fsync + rename + fsync of the directory; the temp file never survives a failure. */
-static ft_status write_file_atomic(const char *path, const char *data, size_t n, ft_error *err)
-{
-    size_t tmp_n = strlen(path) + 32;
-    char *tmp = malloc(tmp_n), *dir = dir_of(path);
-    ft_status st = FT_OK;
-    if (!tmp || !dir) {
-        st = ft_error_set(err, FT_ENOMEM, "%s: out of memory preparing the write", path);
-        goto done;
-    }
-    snprintf(tmp, tmp_n, "%s.tmp.%ld", path, (long)getpid());
-    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-    int fd = open(tmp, flags, 0644);
-    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) fd = open(tmp, flags, 0644); /* stale, our pid */
-    if (fd < 0) {
-        st = ft_error_set(err, FT_EIO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    const char *step = "write to";
-    int e = write_all(fd, data, n);
-    if (!e && fsync(fd) != 0) {
-        e = errno;
-        step = "fsync of";
-    }
-    if (close(fd) != 0 && !e) {
-        e = errno;
-        step = "close of";
-    }
-    if (!e && rename(tmp, path) != 0) {
-        e = errno;
-        step = "rename over the target of";
-    }
-    if (e) {
-        unlink(tmp);
-        st = ft_error_set(err, FT_EIO, "%s: %s %s failed: %s", path, step, tmp, strerror(e));
-        goto done;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP))
-        st = ft_error_set(err, FT_EIO, "%s: fsync of directory %s failed: %s", path, dir, strerror(errno));
-    if (dfd >= 0) close(dfd);
-done:
-    free(dir);
-    free(tmp);
-    return st;
 }
 
 /* ------------------------------------------------------------ the frame ---- */
@@ -974,10 +897,11 @@ ft_status ft_report_write_html(const char *path, const ft_report *r, ft_error *e
         return ft_error_set(err, FT_EINVAL, "%s: report needs %d validation ROC rows", path, r->n_val_roc);
     sbuf b = {0};
     ft_status st = build_page(&b, r);
+    ft_atomic_file af;
     if (st)
         st = ft_error_set(err, FT_ENOMEM, "%s: out of memory building the report", path);
-    else
-        st = write_file_atomic(path, b.p, b.len, err);
+    else if (!(st = ft_atomic_open(&af, path, err)))
+        st = ft_atomic_commit(&af, ft_write_all(af.fd, b.p, b.len), err);
     free(b.p);
     return st;
 }

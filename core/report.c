@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "facetwin/calibration.h"
 
 #define SB_INITIAL (64 * 1024)    /* first buffer size; a typical page fits */
 #define NUM_MAX 48                /* room for one formatted number */
@@ -479,17 +480,6 @@ static ft_status chart_histogram(sbuf *b, const ft_report *r)
 /* ------------------------------------------------------------------ ROC ---- */
 
 typedef struct {
-    float d;
-    uint8_t same;
-} dpair;
-
-static int cmp_dpair(const void *a, const void *b)
-{
-    float x = ((const dpair *)a)->d, y = ((const dpair *)b)->d;
-    return (x > y) - (x < y);
-}
-
-typedef struct {
     double far, tar;
 } roc_pt;
 
@@ -503,41 +493,41 @@ static int cmp_roc_pt(const void *a, const void *b)
 /* Clamps FAR into the visible log axis (0 and tiny FARs sit on the left edge). */
 static double far_on_axis(const frame *f, double far) { return far < f->x0 ? f->x0 : far > f->x1 ? f->x1 : far; }
 
-/* The evaluated pairs' curve: accept d < t, t swept upward through the sorted distances. */
+/* The evaluated pairs' curve: the ROC of the finite distances (ft_roc_compute:
+ * accept d < t, t swept upward through the sorted distances). */
 static ft_status roc_eval_curve(sbuf *b, const frame *f, const ft_report *r, int *n_finite)
 {
-    dpair *p = malloc((size_t)(r->n ? r->n : 1) * sizeof *p);
-    if (!p) return FT_ENOMEM;
-    int n = 0, P = 0, N = 0;
+    float *d = malloc((size_t)(r->n ? r->n : 1) * sizeof *d);
+    uint8_t *s = malloc((size_t)(r->n ? r->n : 1));
+    if (!d || !s) {
+        free(d);
+        free(s);
+        return FT_ENOMEM;
+    }
+    int n = 0, P = 0;
     for (int i = 0; i < r->n; i++) {
         if (!isfinite(r->dist[i])) continue;
-        p[n++] = (dpair){r->dist[i], r->same[i] != 0};
-        if (r->same[i]) P++;
-        else N++;
+        d[n] = r->dist[i];
+        s[n] = r->same[i] != 0;
+        P += s[n++];
     }
     *n_finite = n;
-    if (!P || !N) {
-        free(p);
-        return FT_OK;
-    }
-    qsort(p, (size_t)n, sizeof *p, cmp_dpair);
-    polyline pl;
-    poly_open(&pl, b, "roc-eval", "roc_eval", 1);
-    poly_point(&pl, fx(f, far_on_axis(f, 0)), fy(f, 0));
-    int tp = 0, fp = 0;
-    for (int i = 0; i < n;) {
-        int j = i;
-        while (j < n && p[j].d == p[i].d) {
-            if (p[j].same) tp++;
-            else fp++;
-            j++;
+    ft_status st = FT_OK;
+    if (P && P < n) {
+        ft_roc_point *roc;
+        int n_roc;
+        if ((st = ft_roc_compute(d, s, n, &roc, &n_roc, NULL)) == FT_OK) {
+            polyline pl;
+            poly_open(&pl, b, "roc-eval", "roc_eval", 1);
+            for (int i = 0; i < n_roc; i++)
+                poly_point(&pl, fx(f, far_on_axis(f, roc[i].far)), fy(f, 1.0 - (double)roc[i].frr));
+            poly_close(&pl);
+            free(roc);
         }
-        poly_point(&pl, fx(f, far_on_axis(f, (double)fp / N)), fy(f, (double)tp / P));
-        i = j;
     }
-    poly_close(&pl);
-    free(p);
-    return FT_OK;
+    free(d);
+    free(s);
+    return st;
 }
 
 /* The calibration ROC rows (threshold, far, frr), sorted by FAR; non-finite rows skipped. */

@@ -68,6 +68,16 @@ ft_status ft_labelled_split_tail(ft_labelled *src, int count, ft_labelled *dst, 
     return FT_OK;
 }
 
+void ft_labelled_gather_pairs(const ft_labelled *set, const ft_pair *pairs, int B, float *x, float *y)
+{
+    size_t isz = (size_t)set->isz;
+    for (int i = 0; i < B; i++) {
+        memcpy(x + (size_t)i * isz, set->x + (size_t)pairs[i].a * isz, isz * sizeof(float));
+        memcpy(x + (size_t)(B + i) * isz, set->x + (size_t)pairs[i].b * isz, isz * sizeof(float));
+        y[i] = pairs[i].same ? 1.0f : 0.0f;
+    }
+}
+
 /* Groups indices by class: cls_start[c]..cls_start[c+1] in `order`. */
 typedef struct {
     int n_classes;

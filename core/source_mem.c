@@ -109,12 +109,7 @@ static ft_status mem_next(ft_source *s, ft_batch *b, ft_error *err)
         return FT_OK;
     }
     int i0 = i * m->batch, B = m->n_ep - i0 < m->batch ? m->n_ep - i0 : m->batch;
-    const ft_pair *p = m->ep + i0;
-    for (int k = 0; k < B; k++) {
-        memcpy(m->x + (size_t)k * isz, set->x + (size_t)p[k].a * isz, isz * sizeof(float));
-        memcpy(m->x + (size_t)(B + k) * isz, set->x + (size_t)p[k].b * isz, isz * sizeof(float));
-        m->y[k] = p[k].same ? 1.0f : 0.0f;
-    }
+    ft_labelled_gather_pairs(set, m->ep + i0, B, m->x, m->y);
     *b = (ft_batch){m->x, 2 * B, m->y, NULL, B};
     (void)err;
     return FT_OK;

@@ -106,16 +106,6 @@ void ft_trainer_free(ft_trainer *t)
 
 ft_optim *ft_trainer_optim(ft_trainer *t) { return t->opt; }
 
-/* Lays out B pairs as one batch x (2B, isz): left sides, then right sides; y (B) labels. */
-static void gather_pairs(float *x, float *y, const ft_labelled *set, const ft_pair *pairs, int B, size_t isz)
-{
-    for (int i = 0; i < B; i++) {
-        memcpy(x + (size_t)i * isz, set->x + (size_t)pairs[i].a * isz, isz * sizeof(float));
-        memcpy(x + (size_t)(B + i) * isz, set->x + (size_t)pairs[i].b * isz, isz * sizeof(float));
-        y[i] = pairs[i].same ? 1.0f : 0.0f;
-    }
-}
-
 float ft_trainer_step_batch(ft_trainer *t, const ft_batch *b, uint64_t dropout_seed)
 {
     size_t D = (size_t)t->D;
@@ -142,7 +132,7 @@ float ft_trainer_step_batch(ft_trainer *t, const ft_batch *b, uint64_t dropout_s
 float ft_trainer_step(ft_trainer *t, const ft_labelled *set, const ft_pair *pairs, int B,
                       uint64_t dropout_seed)
 {
-    gather_pairs(t->x, t->y, set, pairs, B, (size_t)t->isz);
+    ft_labelled_gather_pairs(set, pairs, B, t->x, t->y);
     ft_batch b = {t->x, 2 * B, t->y, NULL, B};
     return ft_trainer_step_batch(t, &b, dropout_seed);
 }
@@ -167,7 +157,7 @@ ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *
     ft_status st = FT_OK;
     for (int i = 0; i < n && !st; i += bs) {
         int b = n - i < bs ? n - i : bs;
-        gather_pairs(x, y, set, pairs + i, b, (size_t)isz);
+        ft_labelled_gather_pairs(set, pairs + i, b, x, y);
         st = ft_net_embed(net, x, 2 * b, e, err);
         if (!st) total += (double)b * ft_contrastive_forward(dist + i, e, e + (size_t)b * D, y, b, D, margin);
     }

@@ -89,6 +89,10 @@ void ft_group_plan_free(ft_group_plan *plan);
  * BATCH: in-batch pairs (ft_group_plan + ft_contrastive_batch_*). */
 typedef enum { FT_PAIRS_ALL = 0, FT_PAIRS_KERAS, FT_PAIRS_BATCH } ft_pairs_mode;
 
+/* Lays out B pairs of set as one batch: x (2B, isz) the left sides then the
+ * right sides, y (B) labels (1 = same). The one gather of every pairs step. */
+void ft_labelled_gather_pairs(const ft_labelled *set, const ft_pair *pairs, int B, float *x, float *y);
+
 /* One training batch, of one of two kinds:
  *   pairs: x holds 2B images, the B left sides then the B right sides; y (B)
  *          labels, 1 = same; the loss is the contrastive loss of the B pairs;

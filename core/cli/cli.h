@@ -6,6 +6,8 @@
 #ifndef FT_CLI_H
 #define FT_CLI_H
 
+#include <signal.h>
+
 #include "facetwin/dataset.h"
 #include "facetwin/faceset.h"
 #include "facetwin/idx.h"
@@ -32,6 +34,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Installs SIGINT/SIGTERM handlers that set the returned flag (ft_train_opts.stop:
+ * training stops at the next step and saves its state). */
+volatile sig_atomic_t *cli_stop_on_signals(void);
 /* Strict number parsing for option values; 0 on success. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);

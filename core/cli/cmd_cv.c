@@ -27,13 +27,6 @@
 #define FT_CV_VAL_TAG 0x564Aull
 #define FT_CV_MAX_FOLDS 1000
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_sigint(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 static void help(void)
 {
     printf("usage: facetwin cv --data DIR --arch NAME|SPEC.json [options]\n"
@@ -252,12 +245,7 @@ int cmd_cv(int argc, char **argv)
     o.calib = !isnan(thr) ? FT_CALIB_FIXED : !isnan(far) ? FT_CALIB_FAR : FT_CALIB_EER;
     o.far_target = isnan(far) ? 0 : far;
     o.data_desc = data;
-    o.stop = &g_stop;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    o.stop = cli_stop_on_signals();
 
     char *spec = NULL, tmp_dir[] = "/tmp/facetwin-cv-XXXXXX";
     ft_dataset ds = {0};

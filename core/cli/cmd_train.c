@@ -23,13 +23,6 @@
 #define FT_PROGRESS_INTERVAL_S 0.25
 #define FT_BAR_WIDTH 28
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_sigint(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 static void help(void)
 {
     printf("usage: facetwin train --data IDX_PREFIX|DIR --arch NAME|SPEC.json --out MODEL [options]\n"
@@ -265,12 +258,7 @@ int cmd_train(int argc, char **argv)
     progress_ctx pc = {isatty(2), quiet, 0};
     o.progress = on_progress;
     o.progress_ctx = &pc;
-    o.stop = &g_stop;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    o.stop = cli_stop_on_signals();
     if (faces) {
         fa.data = data;
         fa.out = out;

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,23 @@ int cli_fail(const ft_error *err)
 {
     fprintf(stderr, "facetwin: %s\n", err->msg);
     return err->code == FT_EINTERRUPTED ? FT_EXIT_INTERRUPTED : FT_EXIT_ERROR;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+volatile sig_atomic_t *cli_stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &g_stop;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

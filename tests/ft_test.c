@@ -57,6 +57,32 @@ int ft_test_write_file(const char *path, const void *data, size_t n)
     return (w == n && rc == 0) ? 0 : -1;
 }
 
+void ft_test_join(char *buf, size_t n, const char *root, const char *rel)
+{
+    int r = snprintf(buf, n, "%s/%s", root, rel);
+    assert_true(r > 0 && (size_t)r < n);
+}
+
+void ft_test_mkdir(const char *root, const char *rel)
+{
+    char p[4096];
+    ft_test_join(p, sizeof p, root, rel);
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+void ft_test_write_pgm(const char *root, const char *rel, int w, int h, const uint8_t *pix, size_t keep)
+{
+    char p[4096];
+    ft_test_join(p, sizeof p, root, rel);
+    size_t cap = 64 + keep;
+    uint8_t *buf = malloc(cap);
+    assert_non_null(buf);
+    int hd = snprintf((char *)buf, cap, "P5\n%d %d\n255\n", w, h);
+    memcpy(buf + hd, pix, keep);
+    assert_int_equal(ft_test_write_file(p, buf, (size_t)hd + keep), 0);
+    free(buf);
+}
+
 double ft_test_relerr(double a, double b, double floor_)
 {
     double m = fmax(fmax(fabs(a), fabs(b)), floor_);

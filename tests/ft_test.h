@@ -27,6 +27,13 @@ const char *ft_test_tmpdir(char *buf, size_t n);
 void ft_test_rmtree(const char *path);
 /* Writes n bytes to path; returns 0 on success. */
 int ft_test_write_file(const char *path, const void *data, size_t n);
+/* buf (n bytes) = root/rel, asserted to fit. */
+void ft_test_join(char *buf, size_t n, const char *root, const char *rel);
+/* mkdir root/rel (asserted). */
+void ft_test_mkdir(const char *root, const char *rel);
+/* Writes root/rel as a binary PGM (P5) of w x h pixels, of which only the first
+ * keep bytes of pix (keep < w*h: a truncated file). */
+void ft_test_write_pgm(const char *root, const char *rel, int w, int h, const uint8_t *pix, size_t keep);
 /* Relative error |a-b| / max(|a|,|b|,floor). */
 double ft_test_relerr(double a, double b, double floor_);
 

@@ -25,35 +25,18 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-/* buf (PATH_CAP bytes) = root/rel */
-static void path_of(char *buf, const char *root, const char *rel)
-{
-    int r = snprintf(buf, PATH_CAP, "%s/%s", root, rel);
-    assert_true(r > 0 && r < PATH_CAP);
-}
-
-static void make_dir(const char *root, const char *rel)
-{
-    char p[PATH_CAP];
-    path_of(p, root, rel);
-    assert_int_equal(mkdir(p, 0755), 0);
-}
-
 /* A PGM_SIDE x PGM_SIDE grey image of one value (any name: content is not sniffed here). */
 static void make_pgm(const char *root, const char *rel, int value)
 {
-    char p[PATH_CAP];
-    path_of(p, root, rel);
-    char buf[64 + PGM_SIDE * PGM_SIDE];
-    int h = snprintf(buf, sizeof buf, "P5\n%d %d\n255\n", PGM_SIDE, PGM_SIDE);
-    memset(buf + h, value, PGM_SIDE * PGM_SIDE);
-    assert_int_equal(ft_test_write_file(p, buf, (size_t)h + PGM_SIDE * PGM_SIDE), 0);
+    uint8_t pix[PGM_SIDE * PGM_SIDE];
+    memset(pix, value, sizeof pix);
+    ft_test_write_pgm(root, rel, PGM_SIDE, PGM_SIDE, pix, sizeof pix);
 }
 
 static void make_text(const char *root, const char *rel)
 {
     char p[PATH_CAP];
-    path_of(p, root, rel);
+    ft_test_join(p, PATH_CAP, root, rel);
     assert_int_equal(ft_test_write_file(p, "notes\n", 6), 0);
 }
 
@@ -62,12 +45,12 @@ static void make_text(const char *root, const char *rel)
  * file), a hidden .git folder and a README at the top. */
 static void make_small_tree(const char *root)
 {
-    make_dir(root, "s1");
-    make_dir(root, "s2");
-    make_dir(root, "s3");
-    make_dir(root, "s4");
-    make_dir(root, "s10");
-    make_dir(root, ".git");
+    ft_test_mkdir(root, "s1");
+    ft_test_mkdir(root, "s2");
+    ft_test_mkdir(root, "s3");
+    ft_test_mkdir(root, "s4");
+    ft_test_mkdir(root, "s10");
+    ft_test_mkdir(root, ".git");
     make_pgm(root, "s1/10.pgm", 1);
     make_pgm(root, "s1/2.pgm", 2);
     make_pgm(root, "s1/1.pgm", 3);
@@ -87,7 +70,7 @@ static void make_many_tree(const char *root)
     char rel[64];
     for (int i = 1; i <= MANY_IDS; i++) {
         snprintf(rel, sizeof rel, "p%d", i);
-        make_dir(root, rel);
+        ft_test_mkdir(root, rel);
         for (int k = 0; k < 1 + i % 3; k++) {
             snprintf(rel, sizeof rel, "p%d/%d.pgm", i, k);
             make_pgm(root, rel, i * 10 + k);
@@ -104,7 +87,7 @@ static void open_ok(const char *root, ft_dataset *ds)
 static void assert_path(const ft_dataset *ds, int i, const char *root, const char *rel)
 {
     char want[PATH_CAP];
-    path_of(want, root, rel);
+    ft_test_join(want, PATH_CAP, root, rel);
     assert_string_equal(ds->paths[i], want);
 }
 
@@ -204,33 +187,33 @@ static void test_open_errors(void **state)
     ft_dataset ds;
     ft_error err = {0};
 
-    path_of(p, root, "missing");
+    ft_test_join(p, PATH_CAP, root, "missing");
     assert_status(ft_dataset_open(p, &ds, &err), FT_EIO, &err);
     assert_msg_has(&err, p);
     assert_null(ds.paths);
 
     make_text(root, "file.pgm"); /* a file, not a directory */
-    path_of(p, root, "file.pgm");
+    ft_test_join(p, PATH_CAP, root, "file.pgm");
     assert_status(ft_dataset_open(p, &ds, &err), FT_EINVAL, &err);
     assert_msg_has(&err, p);
     assert_msg_has(&err, "not a directory");
 
     /* images at the top but no identity folder */
-    make_dir(root, "flat");
+    ft_test_mkdir(root, "flat");
     make_pgm(root, "flat/1.pgm", 1);
-    make_dir(root, "flat/.hidden");
-    path_of(p, root, "flat");
+    ft_test_mkdir(root, "flat/.hidden");
+    ft_test_join(p, PATH_CAP, root, "flat");
     assert_status(ft_dataset_open(p, &ds, &err), FT_EINVAL, &err);
     assert_msg_has(&err, p);
     assert_msg_has(&err, "no identity sub-directory");
 
     /* identity folders with only non-image files */
-    make_dir(root, "noimg");
-    make_dir(root, "noimg/a");
-    make_dir(root, "noimg/b");
+    ft_test_mkdir(root, "noimg");
+    ft_test_mkdir(root, "noimg/a");
+    ft_test_mkdir(root, "noimg/b");
     make_text(root, "noimg/a/x.txt");
     make_text(root, "noimg/a/y.gif");
-    path_of(p, root, "noimg");
+    ft_test_join(p, PATH_CAP, root, "noimg");
     assert_status(ft_dataset_open(p, &ds, &err), FT_EINVAL, &err);
     assert_msg_has(&err, p);
     assert_msg_has(&err, "no image file");

@@ -56,28 +56,10 @@ typedef struct {
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static void path_of(char *buf, const char *root, const char *rel)
-{
-    int r = snprintf(buf, PATH_CAP, "%s/%s", root, rel);
-    assert_true(r > 0 && r < PATH_CAP);
-}
-
-static void make_dir(const char *root, const char *rel)
-{
-    char p[PATH_CAP];
-    path_of(p, root, rel);
-    assert_int_equal(mkdir(p, 0755), 0);
-}
-
 /* A P5 file of IMG_W x IMG_H pixels; keep < IMG_W*IMG_H bytes of them when truncated. */
 static void write_pgm(const char *root, const char *rel, const uint8_t *pix, size_t keep)
 {
-    char p[PATH_CAP];
-    path_of(p, root, rel);
-    uint8_t buf[64 + ISZ];
-    int h = snprintf((char *)buf, sizeof buf, "P5\n%d %d\n255\n", IMG_W, IMG_H);
-    memcpy(buf + h, pix, keep);
-    assert_int_equal(ft_test_write_file(p, buf, (size_t)h + keep), 0);
+    ft_test_write_pgm(root, rel, IMG_W, IMG_H, pix, keep);
 }
 
 static uint8_t grad_pixel(int x, int y) { return (uint8_t)(5 + 10 * x + 30 * y); }
@@ -85,7 +67,7 @@ static uint8_t grad_pixel(int x, int y) { return (uint8_t)(5 + 10 * x + 30 * y);
 static void open_ds(const char *root, const char *rel, ft_dataset *ds)
 {
     char p[PATH_CAP];
-    path_of(p, root, rel);
+    ft_test_join(p, PATH_CAP, root, rel);
     ft_error err = {0};
     assert_status(ft_dataset_open(p, ds, &err), FT_OK, &err);
 }
@@ -98,10 +80,10 @@ static int setup(void **state)
     char rel[64];
     uint8_t pix[ISZ];
 
-    make_dir(f->root, "flat");
+    ft_test_mkdir(f->root, "flat");
     for (int d = 0; d < FLAT_IDS; d++) {
         snprintf(rel, sizeof rel, "flat/id%d", d);
-        make_dir(f->root, rel);
+        ft_test_mkdir(f->root, rel);
         for (int k = 0; k < N_FLAT / FLAT_IDS; k++) {
             memset(pix, FLAT_STEP * (d * (N_FLAT / FLAT_IDS) + k), sizeof pix);
             snprintf(rel, sizeof rel, "flat/id%d/%d.pgm", d, k);
@@ -109,17 +91,17 @@ static int setup(void **state)
         }
     }
 
-    make_dir(f->root, "grad");
-    make_dir(f->root, "grad/g");
+    ft_test_mkdir(f->root, "grad");
+    ft_test_mkdir(f->root, "grad/g");
     for (int y = 0; y < IMG_H; y++)
         for (int x = 0; x < IMG_W; x++) pix[y * IMG_W + x] = grad_pixel(x, y);
     write_pgm(f->root, "grad/g/0.pgm", pix, ISZ);
 
-    make_dir(f->root, "bad");
+    ft_test_mkdir(f->root, "bad");
     const char *ids[BAD_IDS] = {"a", "b", "c"};
     for (int d = 0; d < BAD_IDS; d++) {
         snprintf(rel, sizeof rel, "bad/%s", ids[d]);
-        make_dir(f->root, rel);
+        ft_test_mkdir(f->root, rel);
         for (int k = 1; k <= BAD_PER_ID; k++) {
             int i = d * BAD_PER_ID + k - 1;
             memset(pix, FLAT_STEP * i, sizeof pix);
@@ -589,11 +571,11 @@ static void test_corrupt_file(void **state)
 
     /* a file removed after listing: the same, naming it */
     char p[PATH_CAP];
-    path_of(p, f->root, "flat/id0/gone.pgm");
+    ft_test_join(p, PATH_CAP, f->root, "flat/id0/gone.pgm");
     uint8_t pix[ISZ] = {0};
     write_pgm(f->root, "flat/id0/gone.pgm", pix, ISZ);
     char dir[PATH_CAP];
-    path_of(dir, f->root, "flat");
+    ft_test_join(dir, PATH_CAP, f->root, "flat");
     ft_dataset ds;
     ft_error err = {0};
     assert_status(ft_dataset_open(dir, &ds, &err), FT_OK, &err);

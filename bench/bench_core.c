@@ -44,6 +44,9 @@
 #include "facetwin/train.h"
 #include "rng.h"
 
+#define FT_BENCH_NAME "bench_core"
+#include "bench_util.h"
+
 #define FT_BENCH_MODEL "seed-mnist"
 #define FT_BENCH_PAIRS 128          /* pairs per training step (2x images) */
 #define FT_BENCH_EMBED_BATCH 128
@@ -82,40 +85,11 @@ typedef struct {
     double flops, secs;
 } kernel_result;
 
-static void die(const char *what, const ft_error *err)
-{
-    fprintf(stderr, "bench_core: %s: %s\n", what, err ? err->msg : "failed");
-    exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_core: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
 static float *random_floats(size_t n, ft_rng *r)
 {
     float *p = xmalloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) p[i] = ft_rng_uniform(r) - 0.5f;
     return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* q-quantile (0..1) of n sorted values, nearest rank */
-static double quantile(const double *sorted, int n, double q)
-{
-    int i = (int)(q * (n - 1) + 0.5);
-    return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
 static void usage(void)
@@ -290,45 +264,6 @@ static step_breakdown bench_breakdown(ft_net *net, const ft_labelled *set, const
 }
 
 /* ----------------------------------------------------------- inference ---- */
-
-static double bench_embed(ft_net *net, const ft_labelled *set, int batches)
-{
-    const int B = FT_BENCH_EMBED_BATCH;
-    int per_set = set->n / B;
-    if (per_set < 1) {
-        fprintf(stderr, "bench_core: need at least %d test images\n", B);
-        exit(1);
-    }
-    (void)ft_net_forward(net, set->x, B, 0); /* warm-up */
-    volatile float sink = 0;
-    double t0 = ft_now();
-    for (int k = 0; k < batches; k++) {
-        const float *e = ft_net_forward(net, set->x + (size_t)(k % per_set) * B * set->isz, B, 0);
-        sink += e[0];
-    }
-    double secs = ft_now() - t0;
-    (void)sink;
-    return (double)batches * B / secs;
-}
-
-static void bench_latency(ft_net *net, const ft_labelled *set, int calls, double *median_ms,
-                          double *p90_ms)
-{
-    double *ms = xmalloc((size_t)calls * sizeof(double));
-    volatile float sink = 0;
-    for (int k = 0; k < 10; k++) sink += ft_net_forward(net, set->x, 1, 0)[0]; /* warm-up */
-    for (int k = 0; k < calls; k++) {
-        const float *img = set->x + (size_t)(k % set->n) * set->isz;
-        double t0 = ft_now();
-        sink += ft_net_forward(net, img, 1, 0)[0];
-        ms[k] = (ft_now() - t0) * 1e3;
-    }
-    (void)sink;
-    qsort(ms, (size_t)calls, sizeof(double), cmp_double);
-    *median_ms = quantile(ms, calls, 0.5);
-    *p90_ms = quantile(ms, calls, 0.9);
-    free(ms);
-}
 
 /* ------------------------------------------------------------- kernels ---- */
 
@@ -557,7 +492,7 @@ int main(int argc, char **argv)
                100 * bd.backward / bd_total, bd.update, 100 * bd.update / bd_total, o.breakdown);
 
     /* 2. embeddings/s and 3. latency */
-    double embed_per_s = bench_embed(net, &test, o.embed_batches);
+    double embed_per_s = bench_embed(net, &test, FT_BENCH_EMBED_BATCH, o.embed_batches);
     printf("embeddings   %9.1f images/s (batch %d, %d batches, ft_net_forward inference)\n",
            embed_per_s, FT_BENCH_EMBED_BATCH, o.embed_batches);
     double lat_med, lat_p90;

@@ -31,14 +31,13 @@
  * (bench/peer_torch_faces.py prints the same keys). Exit status 77 when the
  * dataset is missing (the only reason to skip), 1 on any other failure.
  */
-#define _GNU_SOURCE /* strverscmp: identities and files in natural order, as dataset.h */
 #include <cblas.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "facetwin/dataset.h"
 #include "facetwin/image.h"
 #include "facetwin/layers.h"
 #include "facetwin/net.h"
@@ -46,6 +45,9 @@
 #include "facetwin/runtime.h"
 #include "facetwin/train.h"
 #include "rng.h"
+
+#define FT_BENCH_NAME "bench_faces"
+#include "bench_util.h"
 
 #define FT_FB_MODEL "face-cnn"
 #define FT_FB_PAIRS 64             /* pairs per step in pairs mode (2x images) */
@@ -69,35 +71,6 @@ typedef struct {
     const char *data_dir;
     int threads, warmup, steps, breakdown, embed_batches, latency_calls;
 } bench_opts;
-
-static void die(const char *what, const ft_error *err)
-{
-    fprintf(stderr, "bench_faces: %s: %s\n", what, err ? err->msg : "failed");
-    exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "bench_faces: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* q-quantile (0..1) of n sorted values, nearest rank */
-static double quantile(const double *sorted, int n, double q)
-{
-    int i = (int)(q * (n - 1) + 0.5);
-    return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
 
 static void usage(void)
 {
@@ -145,74 +118,32 @@ static void parse_args(int argc, char **argv, bench_opts *o, char *dir_buf, size
 
 /* ---------------------------------------------------------------- data ---- */
 
-static int natural(const struct dirent **a, const struct dirent **b)
-{
-    return strverscmp((*a)->d_name, (*b)->d_name);
-}
-
-/* a/b into out (n bytes), or exit: no silently truncated path */
-static void join_path(char *out, size_t n, const char *a, const char *b)
-{
-    int k = snprintf(out, n, "%s/%s", a, b);
-    if (k < 0 || (size_t)k >= n) {
-        fprintf(stderr, "bench_faces: path too long: %s/%s\n", a, b);
-        exit(1);
-    }
-}
-
 static int is_dir(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* DIR/<identity>/<image>: every non-hidden file of every non-hidden folder,
- * in natural order, decoded and preprocessed for spec. Labels = folder index. */
+/* The identity-folder dataset (dataset.h: natural order), every image decoded
+ * and preprocessed for spec into memory. Labels = identity index. */
 static void load_faces(const char *dir, const ft_input_spec *spec, ft_labelled *out)
 {
-    struct dirent **ids;
-    int n_ids = scandir(dir, &ids, NULL, natural);
-    if (n_ids < 0) {
-        perror(dir);
-        exit(1);
+    ft_error err = {0};
+    ft_dataset ds;
+    if (ft_dataset_open(dir, &ds, &err)) die("dataset", &err);
+    int isz = spec->channels * spec->height * spec->width;
+    out->x = xmalloc((size_t)ds.n_images * isz * sizeof(float));
+    out->label = xmalloc((size_t)ds.n_images * sizeof(int32_t));
+    for (int i = 0; i < ds.n_images; i++) {
+        ft_image img;
+        if (ft_image_load(ds.paths[i], NULL, &img, &err)) die("image", &err);
+        if (ft_image_to_input(&img, spec, out->x + (size_t)i * isz, &err)) die(ds.paths[i], &err);
+        ft_image_free(&img);
+        out->label[i] = ds.label[i];
     }
-    int isz = spec->channels * spec->height * spec->width, cap = 512, n = 0, label = 0;
-    out->x = xmalloc((size_t)cap * isz * sizeof(float));
-    out->label = xmalloc((size_t)cap * sizeof(int32_t));
-    char path[4096];
-    for (int i = 0; i < n_ids; i++) {
-        join_path(path, sizeof path, dir, ids[i]->d_name);
-        if (ids[i]->d_name[0] == '.' || !is_dir(path)) continue;
-        struct dirent **files;
-        int nf = scandir(path, &files, NULL, natural);
-        int got = 0;
-        for (int f = 0; f < nf; f++) {
-            char file[4096];
-            join_path(file, sizeof file, path, files[f]->d_name);
-            if (files[f]->d_name[0] != '.' && !is_dir(file)) {
-                ft_error err = {0};
-                ft_image img;
-                if (ft_image_load(file, NULL, &img, &err)) die("image", &err);
-                if (n == cap) {
-                    cap *= 2;
-                    out->x = realloc(out->x, (size_t)cap * isz * sizeof(float));
-                    out->label = realloc(out->label, (size_t)cap * sizeof(int32_t));
-                    if (!out->x || !out->label) die("out of memory", NULL);
-                }
-                if (ft_image_to_input(&img, spec, out->x + (size_t)n * isz, &err)) die(file, &err);
-                ft_image_free(&img);
-                out->label[n++] = label;
-                got = 1;
-            }
-            free(files[f]);
-        }
-        free(files);
-        label += got;
-        free(ids[i]);
-    }
-    free(ids);
-    out->n = n;
+    out->n = ds.n_images;
     out->isz = isz;
+    ft_dataset_free(&ds);
 }
 
 /* --------------------------------------------------------- pairs mode ---- */
@@ -425,45 +356,6 @@ static train_result bench_inbatch(const ft_labelled *set, const uint32_t *groups
 
 /* ----------------------------------------------------------- inference ---- */
 
-static double bench_embed(ft_net *net, const ft_labelled *set, int batches)
-{
-    const int B = FT_FB_EMBED_BATCH;
-    int per_set = set->n / B;
-    if (per_set < 1) {
-        fprintf(stderr, "bench_faces: need at least %d images\n", B);
-        exit(1);
-    }
-    (void)ft_net_forward(net, set->x, B, 0); /* warm-up */
-    volatile float sink = 0;
-    double t0 = ft_now();
-    for (int k = 0; k < batches; k++) {
-        const float *e = ft_net_forward(net, set->x + (size_t)(k % per_set) * B * set->isz, B, 0);
-        sink += e[0];
-    }
-    double secs = ft_now() - t0;
-    (void)sink;
-    return (double)batches * B / secs;
-}
-
-static void bench_latency(ft_net *net, const ft_labelled *set, int calls, double *median_ms,
-                          double *p90_ms)
-{
-    double *ms = xmalloc((size_t)calls * sizeof(double));
-    volatile float sink = 0;
-    for (int k = 0; k < 10; k++) sink += ft_net_forward(net, set->x, 1, 0)[0]; /* warm-up */
-    for (int k = 0; k < calls; k++) {
-        const float *img = set->x + (size_t)(k % set->n) * set->isz;
-        double t0 = ft_now();
-        sink += ft_net_forward(net, img, 1, 0)[0];
-        ms[k] = (ft_now() - t0) * 1e3;
-    }
-    (void)sink;
-    qsort(ms, (size_t)calls, sizeof(double), cmp_double);
-    *median_ms = quantile(ms, calls, 0.5);
-    *p90_ms = quantile(ms, calls, 0.9);
-    free(ms);
-}
-
 /* ---------------------------------------------------------------- main ---- */
 
 int main(int argc, char **argv)
@@ -544,7 +436,7 @@ int main(int argc, char **argv)
     /* 3. embeddings/s and 4. latency (the untrained net: speed does not depend on the weights) */
     ft_error rerr = {0};
     if (ft_net_reserve(net, FT_FB_EMBED_BATCH, 0, &rerr)) die("reserve", &rerr);
-    double embed_per_s = bench_embed(net, &set, o.embed_batches);
+    double embed_per_s = bench_embed(net, &set, FT_FB_EMBED_BATCH, o.embed_batches);
     printf("embeddings   %9.1f images/s (batch %d, %d batches, ft_net_forward inference)\n",
            embed_per_s, FT_FB_EMBED_BATCH, o.embed_batches);
     double lat_med, lat_p90;

@@ -1,0 +1,86 @@
+/* bench_util.h — the pieces bench_core.c and bench_faces.c share: failing
+ * loudly, percentiles, and the two inference measurements (embeddings/s at a
+ * batch, single-image latency). Header-only (static inline): CMake builds each
+ * bench/bench_*.c as its own program. FT_BENCH_NAME names the program in
+ * messages; define it before including. */
+#ifndef FT_BENCH_UTIL_H
+#define FT_BENCH_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "facetwin/net.h"
+#include "facetwin/runtime.h"
+#include "facetwin/train.h"
+
+#define FT_BENCH_LATENCY_WARMUP 10
+
+static inline void die(const char *what, const ft_error *err)
+{
+    fprintf(stderr, FT_BENCH_NAME ": %s: %s\n", what, err ? err->msg : "failed");
+    exit(1);
+}
+
+static inline void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, FT_BENCH_NAME ": out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* q-quantile (0..1) of n sorted values, nearest rank */
+static inline double quantile(const double *sorted, int n, double q)
+{
+    int i = (int)(q * (n - 1) + 0.5);
+    return sorted[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* images/s of inference forwards of `batch` images, cycling through set. */
+static inline double bench_embed(ft_net *net, const ft_labelled *set, int batch, int batches)
+{
+    int per_set = set->n / batch;
+    if (per_set < 1) {
+        fprintf(stderr, FT_BENCH_NAME ": need at least %d images\n", batch);
+        exit(1);
+    }
+    (void)ft_net_forward(net, set->x, batch, 0); /* warm-up */
+    volatile float sink = 0;
+    double t0 = ft_now();
+    for (int k = 0; k < batches; k++) {
+        const float *e = ft_net_forward(net, set->x + (size_t)(k % per_set) * batch * set->isz, batch, 0);
+        sink += e[0];
+    }
+    double secs = ft_now() - t0;
+    (void)sink;
+    return (double)batches * batch / secs;
+}
+
+/* Median and p90 milliseconds of one batch-1 inference forward. */
+static inline void bench_latency(ft_net *net, const ft_labelled *set, int calls, double *median_ms, double *p90_ms)
+{
+    double *ms = xmalloc((size_t)calls * sizeof(double));
+    volatile float sink = 0;
+    for (int k = 0; k < FT_BENCH_LATENCY_WARMUP; k++) sink += ft_net_forward(net, set->x, 1, 0)[0];
+    for (int k = 0; k < calls; k++) {
+        const float *img = set->x + (size_t)(k % set->n) * set->isz;
+        double t0 = ft_now();
+        sink += ft_net_forward(net, img, 1, 0)[0];
+        ms[k] = (ft_now() - t0) * 1e3;
+    }
+    (void)sink;
+    qsort(ms, (size_t)calls, sizeof(double), cmp_double);
+    *median_ms = quantile(ms, calls, 0.5);
+    *p90_ms = quantile(ms, calls, 0.9);
+    free(ms);
+}
+
+#endif

@@ -40,10 +40,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-FT_LOCK=${FT_LOCK-/tmp/ft-heavy.lock}
-if [ -n "$FT_LOCK" ] && [ -z "${FT_LOCK_HELD:-}" ] && command -v flock >/dev/null; then
-    exec env FT_LOCK_HELD=1 flock "$FT_LOCK" bash "${BASH_SOURCE[0]}" "$@"
-fi
+BENCH_TAG=run_faces
+. "$root/bench/lib_run.sh"
+bench_lock "${BASH_SOURCE[0]}" "$@"
 
 threads=${THREADS:-2}
 steps=30
@@ -76,44 +75,19 @@ if [ ! -x "$bench" ]; then
     echo "  cmake -S . -B $BUILD -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j2 --target bench_faces" >&2
     exit 1
 fi
-if ! "$TORCH_PY" -c 'import torch' 2>/dev/null; then
-    echo "run_faces: $TORCH_PY cannot import torch (install Debian python3-torch, or set TORCH_PY)" >&2
-    exit 1
-fi
+bench_need_torch
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads FT_SHARED_DIR=$shared
 
-# run NAME CMD...: shows the output, appends the JSON line to $tmp/NAME.jsonl
-run() {
-    local name=$1
-    shift
-    echo "== $name: $*"
-    "$@" > "$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; echo "run_faces: $name failed" >&2; exit 1; }
-    grep -v '^JSON ' "$tmp/$name.out" || true
-    grep '^JSON ' "$tmp/$name.out" | tail -1 | sed 's/^JSON //' >> "$tmp/$name.jsonl"
-    echo
-}
-
 ptrial=()
 [ ${#quick[@]} -gt 0 ] && ptrial=(--trial-steps 2)
 peer=(bench/peer_torch_faces.py --data "$data" --threads "$threads" --steps "$steps" "${quick[@]}" "${ptrial[@]}")
-echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), threads $threads"
-echo "facetwin $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') (working tree), build $BUILD"
+bench_host
 echo
-for ((r = 1; r <= repeat; r++)); do
-    [ "$repeat" -gt 1 ] && echo "######## round $r of $repeat"
-    run facetwin "$bench" --data "$data" --threads "$threads" --steps "$steps" "${quick[@]}"
-    run torch_tuned env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 \
-        FT_PEER_LABEL=torch-tuned-glibc "$TORCH_PY" "${peer[@]}"
-    if [ -f "$TCMALLOC" ]; then
-        run torch_tcmalloc env LD_PRELOAD="$TCMALLOC" FT_PEER_LABEL=torch-tcmalloc "$TORCH_PY" "${peer[@]}"
-    else
-        echo "== torch_tcmalloc: skipped, $TCMALLOC not found"
-    fi
-    run torch_default env FT_PEER_LABEL=torch-default "$TORCH_PY" "${peer[@]}"
-done
+facetwin_cmd=("$bench" --data "$data" --threads "$threads" --steps "$steps" "${quick[@]}")
+bench_rounds
 
 "$TORCH_PY" - "$tmp" "${#quick[@]}" <<'EOF'
 import json, os, sys

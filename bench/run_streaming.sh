@@ -20,10 +20,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-FT_LOCK=${FT_LOCK-/tmp/ft-heavy.lock}
-if [ -n "$FT_LOCK" ] && [ -z "${FT_LOCK_HELD:-}" ] && command -v flock >/dev/null; then
-    exec env FT_LOCK_HELD=1 flock "$FT_LOCK" bash "${BASH_SOURCE[0]}" "$@"
-fi
+BENCH_TAG=run_streaming
+. "$root/bench/lib_run.sh"
+bench_lock "${BASH_SOURCE[0]}" "$@"
 ids=2000 e_orl=10 e_mid=2 e_big=1
 while [ $# -gt 0 ]; do
     case $1 in

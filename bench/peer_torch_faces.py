@@ -58,6 +58,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# the same pair loss, embedding-rate and latency measurements as the MNIST peer
+from peer_torch import contrastive, embed_rate, latency  # noqa: E402  (bench/ is on sys.path)
+
 PAIRS = 64            # pairs per step, pairs mode
 GROUP = 64            # images per step, in-batch mode
 PER_CLASS = 4         # K
@@ -223,12 +226,6 @@ def flops_per_image():
     return convs[0], sum(convs) + 2 * FILTERS[-1] * 128
 
 
-def contrastive(ea, eb, y):
-    d2 = (ea - eb).pow(2).sum(1)
-    d = torch.sqrt(torch.clamp(d2, min=DIST_EPS))
-    return (y * d * d + (1.0 - y) * torch.clamp(MARGIN - d, min=0.0).pow(2)).mean()
-
-
 UPPER = torch.ones(GROUP, GROUP, dtype=torch.bool).triu(1)
 
 
@@ -337,32 +334,6 @@ def bench_training(step, args):
 
 
 # ------------------------------------------------------------ inference ----
-
-def embed_rate(fn, X, batches):
-    n = X.shape[0] // EMBED_BATCH
-    fn(X[:EMBED_BATCH])  # warm-up
-    fn(X[:EMBED_BATCH])
-    t0 = time.perf_counter()
-    for k in range(batches):
-        j = (k % n) * EMBED_BATCH
-        fn(X[j:j + EMBED_BATCH])
-    return batches * EMBED_BATCH / (time.perf_counter() - t0)
-
-
-def latency(fn, X, calls):
-    for k in range(10):
-        fn(X[k:k + 1])
-    ms = []
-    for k in range(calls):
-        j = k % X.shape[0]
-        x = X[j:j + 1]
-        t0 = time.perf_counter()
-        fn(x)
-        ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    q = lambda p: ms[min(len(ms) - 1, max(0, int(p * (len(ms) - 1) + 0.5)))]
-    return q(0.5), q(0.9)
-
 
 def inference_variants(X, no_jit):
     variants = {}

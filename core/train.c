@@ -38,7 +38,6 @@
 #define FT_BEST_PREFIX "opt/best/"
 #define FT_EVAL_BATCH 256
 #define FT_DEFAULT_PER_CLASS 4
-#define FT_VAL_PAIRS_TAG 0x5A11ull /* validation pairs of in-memory sets: seed ^ tag */
 
 struct ft_trainer {
     ft_net *net;

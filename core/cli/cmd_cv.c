@@ -141,7 +141,8 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     if ((st = ft_net_from_json(spec, &net, err))) goto done;
     ft_net_init(net, o.seed + (uint64_t)f);
     if ((st = ft_source_dataset_new(ds, &tr, ft_net_input(net), &o, fo, &src, err))) goto done;
-    if (va.n && (st = ft_evalset_dataset_new(ds, &va, ft_net_input(net), o.seed ^ 0x5A11u, fo, &vs, err))) goto done;
+    if (va.n && (st = ft_evalset_dataset_new(ds, &va, ft_net_input(net), o.seed ^ FT_VAL_PAIRS_TAG, fo, &vs, err)))
+        goto done;
     if (!vs && !o.calib_n) o.calib = FT_CALIB_FIXED;
     ft_train_result res;
     if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;

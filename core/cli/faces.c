@@ -191,7 +191,9 @@ ft_status cli_inner_calibration(const ft_dataset *ds, const ft_idset *ids, const
             st = ft_source_dataset_new(ds, &in, ft_net_input(net), &io, fo, &src, err);
         }
         if (!st) st = ft_train_source(net, src, NULL, &io, &res, err);
-        if (!st) st = cli_eval_identities(net, ds, &held, res.calibration.threshold, o->seed ^ 0x5A11u, fo, &ev, err);
+        if (!st)
+            st = cli_eval_identities(net, ds, &held, res.calibration.threshold, o->seed ^ FT_VAL_PAIRS_TAG, fo, &ev,
+                                     err);
         if (!st) {
             float *d = realloc(out->dist, (size_t)(out->n + ev.n) * sizeof *d);
             uint8_t *s = d ? realloc(out->same, (size_t)(out->n + ev.n)) : NULL;

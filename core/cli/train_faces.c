@@ -58,7 +58,8 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
         o->calib_source = "inner cross-validation over the training identities";
     }
     if ((st = ft_source_dataset_new(&ds, &tr, ft_net_input(net), o, &fo, &src, &err))) goto done;
-    if (va.n > 0 && (st = ft_evalset_dataset_new(&ds, &va, ft_net_input(net), o->seed ^ 0x5A11u, &fo, &vs, &err)))
+    if (va.n > 0 &&
+        (st = ft_evalset_dataset_new(&ds, &va, ft_net_input(net), o->seed ^ FT_VAL_PAIRS_TAG, &fo, &vs, &err)))
         goto done;
     if (!vs && !o->calib_n && o->calib != FT_CALIB_FIXED) {
         st = ft_error_set(&err, FT_EINVAL, "calibrating the threshold needs validation identities "

@@ -169,6 +169,10 @@ typedef struct {
 
 void ft_train_opts_defaults(ft_train_opts *o);
 
+/* Validation (calibration) pairs are drawn from seed ^ FT_VAL_PAIRS_TAG, so
+ * they differ from the training pairs and the test pairs (drawn from seed 0). */
+#define FT_VAL_PAIRS_TAG 0x5A11ull
+
 /* Where training batches come from: an in-memory set (below) or images
  * streamed from an identity-folder dataset (faceset.h). */
 typedef struct ft_source ft_source;

@@ -9,7 +9,8 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 BUILD_PKGS=(build-essential cmake pkg-config git ca-certificates
   libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
-  libssl-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libpq-dev chromium fonts-dejavu-core)
+  libssl-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libpq-dev chromium fonts-dejavu-core
+  curl python3 python3-yaml python3-jsonschema wrk)
 BENCH_PKGS=(python3 python3-numpy python3-torch libtcmalloc-minimal4 dataset-fashion-mnist time)
 
 pkgs=("${BUILD_PKGS[@]}")
@@ -19,6 +20,9 @@ for a in "$@"; do
     *) echo "install-deps.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
+
+# npm (for the OpenAPI linter): Debian's nodejs + npm, unless a Node.js with npm is already there
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -31,13 +31,17 @@ typedef struct {
 ft_cache *ft_cache_new(size_t max_bytes);
 void ft_cache_free(ft_cache *c);
 
-/* key = SHA-256 of the bytes (OpenSSL). */
-void ft_cache_digest(const uint8_t *bytes, size_t n, uint8_t key[FT_CACHE_KEY_BYTES]);
+/* key = SHA-256 of the bytes (OpenSSL). Returns 1, or 0 if OpenSSL failed: then key is all
+ * zeros, which get/put treat as "no key" (miss, nothing stored), so ignoring the result can
+ * never make two images share an entry. (Was void: a failure could not be reported.) */
+int ft_cache_digest(const uint8_t *bytes, size_t n, uint8_t key[FT_CACHE_KEY_BYTES]);
 
 /* Copies the embedding into out (dim floats) and returns 1 on a hit for (key, model_id, dim). */
 int ft_cache_get(ft_cache *c, const uint8_t key[FT_CACHE_KEY_BYTES], const char *model_id,
                  float *out, int dim);
-/* Stores a copy, evicting least-recently-used entries to stay within max_bytes. */
+/* Stores a copy, evicting least-recently-used entries to stay within max_bytes. An entry
+ * costs sizeof(entry) + dim*4 + strlen(model_id)+1; one costing more than max_bytes is not
+ * stored (and evicts nothing). Re-putting a stored key overwrites and refreshes it. */
 void ft_cache_put(ft_cache *c, const uint8_t key[FT_CACHE_KEY_BYTES], const char *model_id,
                   const float *emb, int dim);
 /* Removes entries whose vector equals emb (bitwise) for that model; returns how many. */

@@ -196,11 +196,13 @@ static ft_status parse(const char *buf, size_t size, ft_auth *a, ft_error *err)
     int line = 0;
     while (p < end) {
         line++;
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
+        size_t rest = (size_t)(end - p);
+        const char *nl = memchr(p, '\n', rest);
+        size_t n = nl ? (size_t)(nl - p) : rest;
         const char *next = nl ? nl + 1 : end;
-        if (le > p && le[-1] == '\r') le--;
-        if (memchr(p, '\0', (size_t)(le - p))) return line_error(err, line, "NUL byte");
+        if (n > 0 && p[n - 1] == '\r') n--;
+        if (memchr(p, '\0', n)) return line_error(err, line, "NUL byte");
+        const char *le = p + n;
         const char *s = p;
         while (s < le && is_blank(*s)) s++;
         p = next;
@@ -211,7 +213,8 @@ static ft_status parse(const char *buf, size_t size, ft_auth *a, ft_error *err)
         if (st != FT_OK) return st;
         a->n++;
     }
-    if (a->n == 0) return ft_error_set(err, FT_EFORMAT, "keys file holds no keys (run without one for no authentication)");
+    if (a->n == 0)
+        return ft_error_set(err, FT_EFORMAT, "keys file holds no keys (run without one for no authentication)");
     return FT_OK;
 }
 
@@ -258,8 +261,8 @@ ft_status ft_auth_load(const char *path, ft_auth **out, ft_error *err)
 {
     if (!out || !path) return ft_error_set(err, FT_EINVAL, "ft_auth_load: NULL argument");
     *out = NULL;
-    char *buf;
-    size_t size;
+    char *buf = NULL;
+    size_t size = 0;
     ft_status st = read_all(path, &buf, &size, err);
     if (st != FT_OK) return with_path(err, path, st);
     ft_auth *a = calloc(1, sizeof *a + FT_AUTH_MAX_KEYS * sizeof(auth_key));

@@ -282,7 +282,8 @@ static void render_requests(buf *b)
         }
     static const char dur[] = "facetwind_request_duration_seconds";
     family(b, dur, "histogram", "Time from request start to response, by route.");
-    for (int r = 0; r < FT_ROUTE_COUNT; r++) histogram_series(b, dur, "route", k_route_labels[r], &g_metrics.duration[r]);
+    for (int r = 0; r < FT_ROUTE_COUNT; r++)
+        histogram_series(b, dur, "route", k_route_labels[r], &g_metrics.duration[r]);
 }
 
 static void counter_family(buf *b, const char *name, const char *help, uint64_t v)

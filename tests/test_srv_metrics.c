@@ -37,7 +37,10 @@ typedef struct {
     double last_bucket, last_le, inf_value;
 } parse_state;
 
-static int is_name_start(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == ':'; }
+static int is_name_start(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == ':';
+}
 static int is_name_char(char ch) { return is_name_start(ch) || (ch >= '0' && ch <= '9'); }
 
 /* Reads a metric name at *p into out; advances *p. */

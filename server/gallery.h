@@ -19,7 +19,10 @@
  * Threads: one ft_gallery may be called from many threads; the backend serialises
  * internally. Errors are FT_EIO (store unusable, message has no file paths unless it is the
  * open call), FT_EINVAL (bad argument), FT_EMISMATCH (idempotency key reused with a
- * different request), FT_EVERSION (schema newer than this binary).
+ * different request), FT_EVERSION (schema newer than this binary). The open call may also
+ * give FT_ECORRUPT (not an SQLite file, or a damaged one), FT_EFORMAT (an SQLite file of
+ * another application) and FT_EUNSUPPORTED (unknown URL scheme); a stored embedding whose
+ * size disagrees with its dim is FT_ECORRUPT on read.
  *
  * Ownership: every out-structure filled by the gallery owns its memory; release it with the
  * matching ft_gallery_*_free function. Inputs are only read.

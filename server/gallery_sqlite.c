@@ -34,6 +34,10 @@
  * whose user_version is newer than FTG_SCHEMA_VERSION is refused (FT_EVERSION), as is an
  * SQLite file that is not a gallery (foreign application_id, or tables but version 0).
  *
+ * writable() commits a one-row update of meta('probe') (a rollback would not reach the
+ * disk, so a full or read-only filesystem would go unnoticed): one small WAL fsync per
+ * readiness probe. A read-only file or directory still opens for reading.
+ *
  * Deletion really deletes: secure_delete=ON zeroes deleted rows in the file, the
  * subject's idempotency records go with it (foreign-key cascade), and a delete is
  * followed by a TRUNCATE checkpoint so the old pages do not linger in the WAL either.

@@ -19,7 +19,10 @@
  * Threads: one ft_gallery may be called from many threads; the backend serialises
  * internally. Errors are FT_EIO (store unusable, message has no file paths unless it is the
  * open call), FT_EINVAL (bad argument), FT_EMISMATCH (idempotency key reused with a
- * different request), FT_EVERSION (schema newer than this binary).
+ * different request), FT_EVERSION (schema newer than this binary). The open call may also
+ * give FT_ECORRUPT (not an SQLite file, or a damaged one), FT_EFORMAT (an SQLite file of
+ * another application) and FT_EUNSUPPORTED (unknown URL scheme); a stored embedding whose
+ * size disagrees with its dim is FT_ECORRUPT on read.
  *
  * Ownership: every out-structure filled by the gallery owns its memory; release it with the
  * matching ft_gallery_*_free function. Inputs are only read.
@@ -72,20 +75,31 @@ typedef struct {
     const char *idem_key;       /* NULL or "" = none */
     const char *fingerprint;    /* request fingerprint (hex) when idem_key is set */
     const char *response_json;  /* stored with the key; returned on replay */
+    /* Optional (added with the SQLite backend): a response usually names the new face ids,
+     * which only exist inside the enrollment transaction. When set, make_response is called
+     * there with them and its malloc'd JSON text is stored with idem_key instead of
+     * response_json, and handed back in res->response_json. NULL from it rolls the
+     * enrollment back (FT_ENOMEM). It runs under the gallery lock: it must not call the
+     * gallery. Zero-initialised requests keep the plain response_json behaviour. */
+    char *(*make_response)(void *ctx, const char *subject_id, const int64_t *face_ids, int n);
+    void *make_response_ctx;
 } ftg_enroll_req;
 
 typedef struct {
     int replayed;              /* 1: the key was seen before; nothing new was stored */
     int n;                     /* new face ids (0 when replayed) */
     int64_t *face_ids;         /* owned */
-    char *response_json;       /* owned: the stored response when replayed, else NULL */
+    char *response_json;       /* owned: the stored response when replayed, the one
+                                  make_response built when fresh, else NULL */
 } ftg_enroll_res;
 
 /* What a deletion removed (for the response and for the in-memory index/caches). */
 typedef struct {
     int subject_removed;       /* 1 if the subject row went away */
     int n;                     /* faces removed */
-    int64_t *face_ids;         /* owned */
+    int64_t *face_ids;         /* owned, ascending */
+    ftg_face *faces;           /* owned: the n removed faces, vectors included, same order
+                                  (added: what ft_cache_forget_vector needs) */
 } ftg_deleted;
 
 typedef struct ft_gallery ft_gallery;
@@ -111,13 +125,15 @@ void ft_gallery_enroll_res_free(ftg_enroll_res *res);
  * face ids are not returned. */
 ft_status ft_gallery_enroll_bulk(ft_gallery *g, const ftg_enroll_req *reqs, int n, ft_error *err);
 
-/* One subject with all its faces (vectors included); model_id counts n_faces_model.
+/* One subject with all its faces (vectors included); model_id counts n_faces_model
+ * (model_id NULL: n_faces_model = 0). An invalid subject id is FT_EINVAL.
  * FT_EINVAL with message "not found" style is NOT used: returns FT_OK and *found = 0. */
 ft_status ft_gallery_get_subject(ft_gallery *g, const char *subject_id, const char *model_id,
                                  ftg_subject *out, int *found, ft_error *err);
 void ft_gallery_subject_free(ftg_subject *s);
 
-/* Subjects ordered by id, ids > cursor ("" = from the start), at most limit; faces = NULL. */
+/* Subjects ordered by id (bytewise), ids > cursor ("" or NULL = from the start), at most
+ * limit (1..1000); faces = NULL; n_faces_model counts model_id's faces (NULL: 0). One query. */
 ft_status ft_gallery_list(ft_gallery *g, const char *cursor, int limit, const char *model_id,
                           ftg_page *out, ft_error *err);
 void ft_gallery_page_free(ftg_page *p);
@@ -131,12 +147,14 @@ ft_status ft_gallery_delete_face(ft_gallery *g, const char *subject_id, int64_t 
 void ft_gallery_deleted_free(ftg_deleted *d);
 
 /* Streams every face made by model_id (vectors included) to fn in face_id order; fn returns
- * non-zero to stop (then FT_EINTERRUPTED). The face passed to fn is only valid during the call. */
+ * non-zero to stop (then FT_EINTERRUPTED). The face passed to fn is only valid during the call.
+ * model_id NULL streams every face. fn runs under the gallery lock: it must not call the
+ * gallery, and writers wait until the scan ends. */
 typedef int (*ftg_face_fn)(void *ctx, const ftg_face *f);
 ft_status ft_gallery_scan(ft_gallery *g, const char *model_id, ftg_face_fn fn, void *ctx,
                           ft_error *err);
 
-/* Counts: subjects, all faces, faces by model_id. */
+/* Counts: subjects, all faces, faces by model_id (NULL: 0). Any out pointer may be NULL. */
 ft_status ft_gallery_counts(ft_gallery *g, const char *model_id, int64_t *subjects,
                             int64_t *faces, int64_t *faces_model, ft_error *err);
 

@@ -93,12 +93,16 @@ ft_status ftd_engine_init(ftd_engine *e, const char *model_path, int n_inst, int
     e->search_threads = search_threads;
     e->gallery = gal;
     e->max_pixels = max_pixels;
+    ftd_gen *g = NULL;
+    ft_status st = FT_OK;
     if (!(e->model_path = strdup(model_path)) || !(e->cache = ft_cache_new(cache_bytes)))
-        return ft_error_set(err, FT_ENOMEM, "out of memory");
-    ftd_gen *g;
-    ft_status st = gen_load(e, &g, err);
-    if (st) return st;
-    if ((st = gen_index(e, g, err))) { gen_free(g); return st; }
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+    if (!st) st = gen_load(e, &g, err);
+    if (!st && (st = gen_index(e, g, err))) gen_free(g);
+    if (st) { /* leave nothing behind: the caller does not call destroy after a failed init */
+        ftd_engine_destroy(e);
+        return st;
+    }
     g->refs = 1; /* the engine's own reference */
     e->cur = g;
     return FT_OK;

@@ -55,7 +55,8 @@ typedef struct {
     double decode_ms, encode_ms;
 } ftd_embed_info;
 
-/* Loads the checkpoint (n_inst copies), builds the index from the gallery. */
+/* Loads the checkpoint (n_inst copies), builds the index from the gallery. On failure
+ * everything is released (do not call ftd_engine_destroy). */
 ft_status ftd_engine_init(ftd_engine *e, const char *model_path, int n_inst, int search_threads,
                           size_t cache_bytes, uint64_t max_pixels, ft_gallery *g, ft_error *err);
 void ftd_engine_destroy(ftd_engine *e);

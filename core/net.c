@@ -61,6 +61,7 @@ typedef struct {
     int input, from;           /* producer indices; -1 = network input */
     shape3 ish, osh;           /* per-image input and output shapes */
     int filters, kernel, stride, pad, groups, has_bias, units;
+    int zero_pad;              /* add: operands of different shapes, zero-extended (face-api) */
     float rate, momentum, eps;
     /* parameters: offsets into net->w / net->g */
     size_t w_off, w_n, b_off, b_n;
@@ -174,7 +175,7 @@ static const char *const k_allowed[L_NTYPES][8] = {
     [L_DROPOUT] = {"rate", NULL},
     [L_BATCHNORM] = {"momentum", "eps", NULL},
     [L_SCALE] = {"bias", NULL},
-    [L_ADD] = {"from", NULL},
+    [L_ADD] = {"from", "zero_pad", NULL},
 };
 
 static ft_status check_fields(field_ctx *f, ltype t)
@@ -329,14 +330,22 @@ static ft_status parse_layer(ft_net *net, int i, const cJSON *o, ft_error *err)
         l->b_n = l->has_bias ? (size_t)in.c : 0;
         break;
     case L_ADD: {
-        if ((st = get_int(&f, "from", -2, -1, i - 1, &l->from))) return st;
+        if ((st = get_int(&f, "from", -2, -1, i - 1, &l->from)) ||
+            (st = get_bool(&f, "zero_pad", 0, &l->zero_pad)))
+            return st;
         shape3 o2 = producer_shape(net, l->from);
+        if (l->zero_pad) { /* each operand zero-extended at the end of every axis */
+            out = (shape3){in.c > o2.c ? in.c : o2.c, in.h > o2.h ? in.h : o2.h, in.w > o2.w ? in.w : o2.w};
+            break;
+        }
         if (o2.c != in.c || o2.h != in.h || o2.w != in.w) {
             char buf[160];
             char src[32];
             if (l->from < 0) snprintf(src, sizeof src, "the network input");
             else snprintf(src, sizeof src, "layer %d's output", l->from);
-            snprintf(buf, sizeof buf, "names %s (%d,%d,%d), which does not match this layer's input (%d,%d,%d)",
+            snprintf(buf, sizeof buf,
+                     "names %s (%d,%d,%d), which does not match this layer's input (%d,%d,%d) "
+                     "(\"zero_pad\": true adds them zero-extended)",
                      src, o2.c, o2.h, o2.w, in.c, in.h, in.w);
             return field_err(&f, "from", buf);
         }
@@ -623,7 +632,7 @@ void ft_net_describe_layer(const ft_net *net, int i, char *buf, size_t n)
     case L_MAXPOOL:
     case L_AVGPOOL: snprintf(extra, sizeof extra, " %dx%d/%d", l->kernel, l->kernel, l->stride); break;
     case L_DROPOUT: snprintf(extra, sizeof extra, " rate %g", l->rate); break;
-    case L_ADD: snprintf(extra, sizeof extra, " + layer %d", l->from); break;
+    case L_ADD: snprintf(extra, sizeof extra, " + layer %d%s", l->from, l->zero_pad ? " zero-padded" : ""); break;
     default: break;
     }
     snprintf(buf, n, "%3d %-9s%s -> (%d,%d,%d) params %zu", i, k_type_names[l->type], extra, l->osh.c,
@@ -652,6 +661,13 @@ static ft_conv2d_shape conv_shape(const layer *l, int B)
 static ft_pool_shape pool_shape(const layer *l, int B)
 {
     return (ft_pool_shape){B, l->ish.c, l->ish.h, l->ish.w, l->kernel, l->stride, l->pad};
+}
+
+/* "add" with zero_pad: a = this layer's input, b = layer `from`'s output. */
+static ft_add_pad_shape add_pad_shape(const ft_net *net, const layer *l, int B)
+{
+    shape3 b = producer_shape(net, l->from);
+    return (ft_add_pad_shape){B, l->ish.c, l->ish.h, l->ish.w, b.c, b.h, b.w};
 }
 
 ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err)
@@ -751,7 +767,14 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
                                           HW, l->eps);
             break;
         case L_SCALE: ft_scale_forward(l->out, in, w, b, B, l->ish.c, HW); break;
-        case L_ADD: ft_add_forward(l->out, in, act(net, l->from), n); break;
+        case L_ADD:
+            if (l->zero_pad) {
+                ft_add_pad_shape s = add_pad_shape(net, l, B);
+                ft_add_pad_forward(l->out, in, act(net, l->from), &s);
+            } else {
+                ft_add_forward(l->out, in, act(net, l->from), n);
+            }
+            break;
         case L_NTYPES: break;
         }
     }
@@ -817,7 +840,14 @@ void ft_net_backward(ft_net *net, const float *dembed, int B)
             ft_batchnorm_backward(din, gw, gb, l->dout, in, l->bn_mean, l->bn_rstd, w, B, l->ish.c, HW);
             break;
         case L_SCALE: ft_scale_backward(din, gw, gb, l->dout, in, w, B, l->ish.c, HW); break;
-        case L_ADD: ft_add_backward(din, dact(net, l->from), l->dout, n); break;
+        case L_ADD:
+            if (l->zero_pad) {
+                ft_add_pad_shape s = add_pad_shape(net, l, B);
+                ft_add_pad_backward(din, dact(net, l->from), l->dout, &s);
+            } else {
+                ft_add_backward(din, dact(net, l->from), l->dout, n);
+            }
+            break;
         case L_NTYPES: break;
         }
     }

@@ -780,6 +780,67 @@ static void test_add(void **state)
     free(c.a), free(c.b), free(out), free(R), free(da), free(db);
 }
 
+/* ---------------------------------------------------- add, zero-padded -- */
+
+typedef struct {
+    float *a, *b;
+    ft_add_pad_shape s;
+} add_pad_ctx;
+
+static void add_pad_fwd(void *p, float *out)
+{
+    add_pad_ctx *c = p;
+    ft_add_pad_forward(out, c->a, c->b, &c->s);
+}
+
+/* face-api's residualDown: a = pooled shortcut (fewer channels, full size),
+ * b = main branch (all channels, one row and column short), and the reverse. */
+static void check_add_pad(ft_add_pad_shape s, uint64_t seed)
+{
+    ft_rng r = ft_rng_derive(seed, 11);
+    int C, H, W;
+    ft_add_pad_out_shape(&s, &C, &H, &W);
+    const size_t an = (size_t)s.B * s.ac * s.ah * s.aw, bn = (size_t)s.B * s.bc * s.bh * s.bw;
+    const size_t on = (size_t)s.B * C * H * W;
+    add_pad_ctx c = {falloc(an), falloc(bn), s};
+    fill_uniform(c.a, an, -1, 1, &r);
+    fill_uniform(c.b, bn, -1, 1, &r);
+    float *out = falloc(on), *R = falloc(on), *da = falloc(an), *db = falloc(bn);
+    fill_uniform(R, on, -1, 1, &r);
+    /* forward by definition: out[c,y,x] = a[c,y,x] (if inside a) + b[c,y,x] (if inside b) */
+    ft_add_pad_forward(out, c.a, c.b, &s);
+    for (int i = 0; i < s.B; i++)
+        for (int ch = 0; ch < C; ch++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    float want = 0.0f;
+                    if (ch < s.ac && y < s.ah && x < s.aw)
+                        want += c.a[(((size_t)i * s.ac + ch) * s.ah + y) * s.aw + x];
+                    if (ch < s.bc && y < s.bh && x < s.bw)
+                        want += c.b[(((size_t)i * s.bc + ch) * s.bh + y) * s.bw + x];
+                    assert_true(out[(((size_t)i * C + ch) * H + y) * W + x] == want);
+                }
+    ft_add_pad_backward(da, db, R, &s);
+    objective o = {add_pad_fwd, &c, out, R, on};
+    CHECK_GRAD(&o, c.a, da, an, 5e-2f, 1e-2, 1e-3, "add_pad da");
+    CHECK_GRAD(&o, c.b, db, bn, 5e-2f, 1e-2, 1e-3, "add_pad db");
+    float *da1 = fdup(da, an), *db1 = fdup(db, bn);
+    ft_add_pad_backward(da, NULL, R, &s);
+    ft_add_pad_backward(NULL, NULL, R, &s);
+    assert_scaled(da, da1, an, 2, ACCUM_TOL);
+    assert_scaled(db, db1, bn, 1, ACCUM_TOL);
+    free(c.a), free(c.b), free(out), free(R), free(da), free(db), free(da1), free(db1);
+}
+
+static void test_add_pad(void **state)
+{
+    (void)state;
+    check_add_pad((ft_add_pad_shape){2, 3, 4, 4, 6, 3, 3}, 1); /* widen + main branch short */
+    check_add_pad((ft_add_pad_shape){2, 6, 3, 3, 3, 4, 4}, 2); /* operands swapped */
+    check_add_pad((ft_add_pad_shape){1, 4, 2, 2, 4, 1, 1}, 3); /* face-api's last block: 1x1 vs 2x2 */
+    check_add_pad((ft_add_pad_shape){2, 3, 5, 4, 3, 5, 4}, 4); /* equal shapes: a plain add */
+}
+
 /* ---------------------------------------------------------------- l2norm -- */
 
 typedef struct {
@@ -891,7 +952,7 @@ int main(void)
         cmocka_unit_test(test_relu),           cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_batchnorm),
-        cmocka_unit_test(test_scale),          cmocka_unit_test(test_add),
+        cmocka_unit_test(test_scale),          cmocka_unit_test(test_add), cmocka_unit_test(test_add_pad),
         cmocka_unit_test(test_l2norm),         cmocka_unit_test(test_contrastive_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

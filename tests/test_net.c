@@ -29,6 +29,26 @@ static const char *k_small =
     "{\"type\":\"dense\",\"units\":5},"                                        /* 12 */
     "{\"type\":\"l2norm\"}]}";
 
+/* face-api's residualDown twice: a zero-padded add where the main branch is one
+ * row/column short and narrower-shortcut channels are zero-extended, then one
+ * where only the channels differ. */
+static const char *k_zero_pad =
+    "{\"name\":\"zero-pad\",\"input\":{\"width\":10,\"height\":10,\"channels\":3},"
+    "\"layers\":["
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1},"           /* 0 (4,10,10) */
+    "{\"type\":\"relu\"},"                                                      /* 1 */
+    "{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"stride\":2},"            /* 2 (6,4,4) */
+    "{\"type\":\"scale\"},"                                                     /* 3 */
+    "{\"type\":\"avgpool\",\"kernel\":2,\"input\":1},"                          /* 4 (4,5,5) */
+    "{\"type\":\"add\",\"from\":3,\"zero_pad\":true},"                            /* 5 (6,5,5) */
+    "{\"type\":\"relu\"},"                                                      /* 6 */
+    "{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"stride\":2},"            /* 7 (8,2,2) */
+    "{\"type\":\"avgpool\",\"kernel\":2,\"input\":6},"                          /* 8 (6,2,2) */
+    "{\"type\":\"add\",\"from\":7,\"zero_pad\":true},"                            /* 9 (8,2,2) */
+    "{\"type\":\"relu\"},"                                                      /* 10 */
+    "{\"type\":\"gap\"},"                                                       /* 11 */
+    "{\"type\":\"dense\",\"units\":5}]}";
+
 static void expect_spec_error(const char *json, const char *needle)
 {
     ft_net *net = NULL;
@@ -68,6 +88,10 @@ static void test_spec_errors(void **state)
                       "'kernel' must be an integer");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3},{\"type\":\"add\",\"from\":-1}]}",
                       "layer 1 (add): 'from'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3},{\"type\":\"add\",\"from\":-1}]}",
+                      "\"zero_pad\": true adds them zero-extended");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"add\",\"from\":-1,\"zero_pad\":1}]}",
+                      "layer 0 (add): 'zero_pad' must be true or false");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"relu\",\"input\":5}]}", "layer 0 (relu): 'input'");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"dropout\",\"rate\":1.5}]}", "layer 0 (dropout): 'rate'");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"dropout\"}]}", "'rate' is required");
@@ -110,12 +134,11 @@ static double objective(ft_net *net, const float *x, int B, const float *R, int 
 }
 
 /* Numerical gradient of sum(embedding .* R) w.r.t. sampled weights of every tensor. */
-static void test_whole_net_gradient(void **state)
+static void check_whole_net_gradient(const char *spec)
 {
-    (void)state;
     ft_net *net;
     ft_error err = {0};
-    assert_int_equal(ft_net_from_json(k_small, &net, &err), FT_OK);
+    assert_int_equal(ft_net_from_json(spec, &net, &err), FT_OK);
     ft_net_init(net, 7);
     const int B = 3, D = ft_net_embed_dim(net), isz = ft_net_input_size(net);
     assert_int_equal(ft_net_reserve(net, B, 1, &err), FT_OK);
@@ -164,11 +187,35 @@ static void test_whole_net_gradient(void **state)
             checked++;
         }
     }
-    fprintf(stderr, "whole-net gradient: %d weights checked, worst relative error %.2e\n", checked, worst);
+    fprintf(stderr, "whole-net gradient (%s): %d weights checked, worst relative error %.2e\n", ft_net_name(net),
+            checked, worst);
     assert_true(checked > 50);
     free(x);
     free(R);
     ft_net_free(net);
+}
+
+static void test_whole_net_gradient(void **state)
+{
+    (void)state;
+    check_whole_net_gradient(k_small);
+}
+
+/* The zero-padded add inside a net: shapes as face-api's residualDown, and the
+ * gradient reaching both producers through it. */
+static void test_zero_pad_add_net(void **state)
+{
+    (void)state;
+    ft_net *net;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(k_zero_pad, &net, &err), FT_OK);
+    char buf[160];
+    ft_net_describe_layer(net, 5, buf, sizeof buf);
+    assert_non_null(strstr(buf, "+ layer 3 zero-padded -> (6,5,5)"));
+    ft_net_describe_layer(net, 9, buf, sizeof buf);
+    assert_non_null(strstr(buf, "-> (8,2,2)"));
+    ft_net_free(net);
+    check_whole_net_gradient(k_zero_pad);
 }
 
 static void test_checkpoint_roundtrip_and_mismatch(void **state)
@@ -263,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_preset_seed_mnist),
         cmocka_unit_test(test_whole_net_gradient),
+        cmocka_unit_test(test_zero_pad_add_net),
         cmocka_unit_test(test_checkpoint_roundtrip_and_mismatch),
         cmocka_unit_test(test_describe_and_flops),
     };

@@ -109,6 +109,23 @@ void ft_scale_backward(float *dinp, float *dscale, float *dbias, const float *do
 void ft_add_forward(float *out, const float *a, const float *b, size_t n);
 void ft_add_backward(float *da, float *db, const float *dout, size_t n);
 
+/* ---- residual add with zero padding: out = pad(a) + pad(b) ----------------
+ * a (B,AC,AH,AW), b (B,BC,BH,BW) -> out (B,C,H,W) with C = max(AC,BC),
+ * H = max(AH,BH), W = max(AW,BW): each operand is extended with zeros at the
+ * END of every axis (extra channels after its last one, extra rows at the
+ * bottom, extra columns at the right) — face-api's residualDown shortcut,
+ * whose 2x2-average-pooled input gains zero channels and whose main branch a
+ * zero bottom row and right column. backward: da/db += dout cropped. */
+typedef struct {
+    int B;
+    int ac, ah, aw;
+    int bc, bh, bw;
+} ft_add_pad_shape;
+
+void ft_add_pad_out_shape(const ft_add_pad_shape *s, int *C, int *H, int *W);
+void ft_add_pad_forward(float *out, const float *a, const float *b, const ft_add_pad_shape *s);
+void ft_add_pad_backward(float *da, float *db, const float *dout, const ft_add_pad_shape *s);
+
 /* ---- L2 normalise rows: out = inp / max(||inp||_2, eps); inp (B,D) ------- */
 void ft_l2norm_forward(float *out, const float *inp, int B, int D, float eps);
 void ft_l2norm_backward(float *dinp, const float *dout, const float *inp, int B, int D, float eps);

@@ -13,7 +13,10 @@
  *   dropout    rate (training only)
  *   batchnorm  [momentum 0.1], [eps 1e-5]     (per channel, 4-D or 2-D input)
  *   scale      [bias true]                     (per-channel learned scale/bias)
- *   add        from                            (residual: adds the output of layer `from`)
+ *   add        from, [zero_pad false]          (residual: adds the output of layer `from`;
+ *                                               zero_pad: shapes may differ, each operand is
+ *                                               zero-extended at the end of every axis to the
+ *                                               larger shape — face-api's residualDown)
  * Any layer may take "input": k to read layer k's output instead of the
  * previous one (-1 = the network input): with "add" this expresses residual
  * blocks and projection shortcuts. The last layer's output is the embedding.

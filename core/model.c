@@ -8,6 +8,7 @@
 #include "facetwin/model.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,23 @@ ft_status ft_model_load(const char *path, ft_model *m, ft_error *err)
     if (cJSON_IsString(id)) snprintf(m->model_id, sizeof m->model_id, "%s", id->valuestring);
     cJSON_Delete(meta);
     return FT_OK;
+}
+
+void ft_model_id_compute(const ft_net *net, char *out, size_t n)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int np;
+    const ft_param *p = ft_net_params(net, &np);
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(c, ft_net_spec_json(net), strlen(ft_net_spec_json(net)));
+    for (int k = 0; ok && k < np; k++) ok = EVP_DigestUpdate(c, p[k].data, p[k].count * sizeof(float));
+    ok = ok && EVP_DigestFinal_ex(c, md, &len);
+    EVP_MD_CTX_free(c);
+    char hex[13] = "000000000000";
+    for (int i = 0; ok && i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(out, n, "%s-%s", ft_net_name(net), hex);
 }
 
 void ft_model_free(ft_model *m)

@@ -21,13 +21,13 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "facetwin/layers.h"
+#include "facetwin/model.h"
 #include "facetwin/runtime.h"
 #include "rng.h"
 
@@ -169,24 +169,6 @@ ft_status ft_pair_distances(ft_net *net, const ft_labelled *set, const ft_pair *
 
 /* ------------------------------------------------------------ metadata ---- */
 
-/* model id: "<arch name>-" + 12 hex digits of SHA-256 over the spec and all tensors. */
-static void model_id(const ft_net *net, char *out, size_t n)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int np;
-    const ft_param *p = ft_net_params(net, &np);
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(c, ft_net_spec_json(net), strlen(ft_net_spec_json(net)));
-    for (int k = 0; ok && k < np; k++) ok = EVP_DigestUpdate(c, p[k].data, p[k].count * sizeof(float));
-    ok = ok && EVP_DigestFinal_ex(c, md, &len);
-    EVP_MD_CTX_free(c);
-    char hex[13] = "000000000000";
-    for (int i = 0; ok && i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(out, n, "%s-%s", ft_net_name(net), hex);
-}
-
 typedef struct {
     int epoch, step;          /* next epoch to run / next step within it */
     double loss_sum;          /* sum over the current epoch so far (loss x pairs) */
@@ -280,7 +262,7 @@ static ft_status build_ckpt(const ft_net *net, const ft_train_opts *o, const loo
     int ok = 1;
     cJSON *m = cJSON_CreateObject();
     char id[128];
-    model_id(net, id, sizeof id);
+    ft_model_id_compute(net, id, sizeof id);
     jstr(&ok, m, "model_id", id);
     jstr(&ok, m, "arch", ft_net_name(net));
     jattach(&ok, m, "training", training_json(&ok, o, n_train, n_val));

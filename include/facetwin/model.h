@@ -32,6 +32,10 @@ typedef struct {
 } ft_model;
 
 ft_status ft_model_load(const char *path, ft_model *m, ft_error *err);
+
+/* The id a checkpoint's metadata records for net ("model_id"): "<arch name>-" and
+ * 12 hex digits of SHA-256 over the canonical spec text and every tensor. */
+void ft_model_id_compute(const ft_net *net, char *out, size_t n);
 void ft_model_free(ft_model *m);
 
 /* Decodes image bytes and embeds them; out holds ft_net_embed_dim floats. */

@@ -1,6 +1,6 @@
 /* main.c — the `facetwin` command: dispatch to one file per subcommand.
  *
- *   facetwin train | eval | embed | verify | info   (each has --help)
+ *   facetwin train | eval | embed | verify | info | cv | import   (each has --help)
  * Outside scripts rely on these names and flags: extend, don't rename.
  */
 #include <stdio.h>
@@ -19,6 +19,7 @@ static const struct {
     {"verify", cmd_verify, "distance between two images and the same/different decision"},
     {"info", cmd_info, "describe a checkpoint"},
     {"cv", cmd_cv, "k-fold cross-validation by identity on identity folders"},
+    {"import", cmd_import, "convert a pretrained network (face-api's encoder) into a checkpoint"},
 };
 
 static void usage(FILE *f)

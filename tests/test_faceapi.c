@@ -1,0 +1,259 @@
+/* test_faceapi.c — parity of the imported face-api encoder with face-api itself.
+ *
+ * tests/fixtures/faceapi_encoder.bin.gz is written by tools/faceapi/golden_encoder.mjs,
+ * which runs the package's own JavaScript (tfjs, wasm backend) on five fixed
+ * 150x150 RGB uint8 inputs and records face-api's descriptors. This test
+ * imports the package's weights with ft_import_faceapi, writes and reloads the
+ * checkpoint (ft_model_load, as the CLI and daemon do), and embeds the SAME
+ * uint8 inputs through the normal input path: each is handed over as a binary
+ * PPM (P6) and goes through ft_model_embed_bytes (decode -> ft_image_to_input
+ * -> encoder). Per input it prints and asserts
+ *     cosine similarity >= FACEAPI_MIN_COSINE and max |c - ref| <= FACEAPI_MAX_ABS,
+ * and that the pairwise distances match the reference's within FACEAPI_MAX_DIST.
+ *
+ * The package itself is not committed: it is found in $FT_FACEAPI_DIR/package
+ * (deploy/fetch-face-api.sh puts it there; CMake passes the directory). Without
+ * it the program exits 77, which CTest reports as skipped, saying why.
+ *
+ * Fixture (gzip of, little-endian): "FTGOLDEN", u32 version 1, u32 n, u32 width,
+ * u32 height, u32 channels, u32 dim, u32 meta_len, meta JSON; n records of u16
+ * name_len, name, height*width*channels uint8 (HWC), dim float32.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "facetwin/import.h"
+#include "facetwin/layers.h"
+#include "facetwin/model.h"
+#include "ft_test.h"
+
+#define FACEAPI_MIN_COSINE 0.9999
+#define FACEAPI_MAX_ABS 1e-5
+#define FACEAPI_MAX_DIST 1e-4
+#define GOLDEN_MAX_INPUTS 16
+#define GOLDEN_MAX_BYTES (8u << 20)
+#define SKIP_EXIT 77
+
+typedef struct {
+    char name[128];
+    uint8_t *px;
+    float *desc;
+} golden_input;
+
+typedef struct {
+    int n, w, h, c, dim;
+    golden_input in[GOLDEN_MAX_INPUTS];
+} golden;
+
+static char g_model_dir[4096];
+
+static uint32_t rd_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void golden_load(golden *g)
+{
+    char path[4096];
+    ft_test_source("tests/fixtures/faceapi_encoder.bin.gz", path, sizeof path);
+    gzFile f = gzopen(path, "rb");
+    if (!f) fail_msg("cannot open %s (regenerate: tools/faceapi/golden_encoder.mjs)", path);
+    uint8_t *buf = malloc(GOLDEN_MAX_BYTES);
+    assert_non_null(buf);
+    int n = gzread(f, buf, GOLDEN_MAX_BYTES);
+    gzclose(f);
+    assert_true(n > 36 && (unsigned)n < GOLDEN_MAX_BYTES);
+    size_t len = (size_t)n, pos = 36;
+    assert_memory_equal(buf, "FTGOLDEN", 8);
+    assert_int_equal(rd_u32(buf + 8), 1);
+    g->n = (int)rd_u32(buf + 12);
+    g->w = (int)rd_u32(buf + 16);
+    g->h = (int)rd_u32(buf + 20);
+    g->c = (int)rd_u32(buf + 24);
+    g->dim = (int)rd_u32(buf + 28);
+    uint32_t meta = rd_u32(buf + 32);
+    assert_true(g->n >= 1 && g->n <= GOLDEN_MAX_INPUTS && g->c == 3 && g->dim == 128);
+    assert_true(meta <= len - pos);
+    print_message("golden fixture: %.*s\n", (int)meta, (const char *)buf + pos);
+    pos += meta;
+    const size_t npx = (size_t)g->w * g->h * g->c;
+    for (int i = 0; i < g->n; i++) {
+        golden_input *in = &g->in[i];
+        assert_true(len - pos >= 2);
+        size_t nl = (size_t)buf[pos] | (size_t)buf[pos + 1] << 8;
+        pos += 2;
+        assert_true(nl < sizeof in->name && len - pos >= nl + npx + 4 * (size_t)g->dim);
+        memcpy(in->name, buf + pos, nl);
+        in->name[nl] = '\0';
+        pos += nl;
+        in->px = malloc(npx);
+        in->desc = malloc(4 * (size_t)g->dim);
+        assert_true(in->px && in->desc);
+        memcpy(in->px, buf + pos, npx);
+        pos += npx;
+        for (int k = 0; k < g->dim; k++) {
+            uint32_t u = rd_u32(buf + pos + 4 * (size_t)k);
+            memcpy(&in->desc[k], &u, 4);
+        }
+        pos += 4 * (size_t)g->dim;
+    }
+    assert_int_equal(pos, len);
+    free(buf);
+}
+
+static void golden_free(golden *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        free(g->in[i].px);
+        free(g->in[i].desc);
+    }
+}
+
+/* The input as a binary PPM, the bytes a client could send. */
+static uint8_t *to_ppm(const golden *g, const uint8_t *px, size_t *n)
+{
+    char hdr[64];
+    int hl = snprintf(hdr, sizeof hdr, "P6\n%d %d\n255\n", g->w, g->h);
+    size_t npx = (size_t)g->w * g->h * 3;
+    uint8_t *b = malloc((size_t)hl + npx);
+    assert_non_null(b);
+    memcpy(b, hdr, (size_t)hl);
+    memcpy(b + hl, px, npx);
+    *n = (size_t)hl + npx;
+    return b;
+}
+
+/* Imports the package's encoder, writes the checkpoint, loads it as a model. */
+static void load_imported(ft_model *m, char *tmp, size_t tn)
+{
+    ft_error err = {0};
+    ft_ckpt ck;
+    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ENCODER, &ck, &err), FT_OK, &err);
+    ft_test_tmpdir(tmp, tn);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/encoder.ftw", tmp);
+    assert_status(ft_ckpt_write(path, &ck, &err), FT_OK, &err);
+    ft_ckpt_free(&ck);
+    assert_status(ft_model_load(path, m, &err), FT_OK, &err);
+}
+
+static void test_encoder_parity(void **state)
+{
+    (void)state;
+    golden g = {0};
+    golden_load(&g);
+    ft_model m;
+    char tmp[4096];
+    load_imported(&m, tmp, sizeof tmp);
+    assert_int_equal(ft_net_embed_dim(m.net), g.dim);
+    float *e = malloc((size_t)g.n * g.dim * sizeof(float));
+    assert_non_null(e);
+    double worst_cos = 1, worst_abs = 0;
+    for (int i = 0; i < g.n; i++) {
+        size_t nb;
+        uint8_t *ppm = to_ppm(&g, g.in[i].px, &nb);
+        ft_error err = {0};
+        float *ei = e + (size_t)i * g.dim;
+        assert_status(ft_model_embed_bytes(&m, ppm, nb, NULL, ei, &err), FT_OK, &err);
+        free(ppm);
+        double dot = 0, na = 0, nr = 0, mx = 0;
+        for (int k = 0; k < g.dim; k++) {
+            double a = ei[k], r = g.in[i].desc[k];
+            dot += a * r;
+            na += a * a;
+            nr += r * r;
+            if (fabs(a - r) > mx) mx = fabs(a - r);
+        }
+        double cosv = dot / sqrt(na * nr);
+        print_message("%-48s cosine %.9f (1 - cos %.1e)  max |diff| %.3g  |ref| %.4f\n", g.in[i].name, cosv,
+                      1.0 - cosv, mx, sqrt(nr));
+        if (cosv < worst_cos) worst_cos = cosv;
+        if (mx > worst_abs) worst_abs = mx;
+    }
+    /* the distances the decisions are made on */
+    double worst_dist = 0;
+    for (int i = 0; i < g.n; i++)
+        for (int j = i + 1; j < g.n; j++) {
+            float dc = ft_distance(e + (size_t)i * g.dim, e + (size_t)j * g.dim, g.dim);
+            float dr = ft_distance(g.in[i].desc, g.in[j].desc, g.dim);
+            if (fabs((double)dc - dr) > worst_dist) worst_dist = fabs((double)dc - dr);
+        }
+    print_message("worst: cosine %.9f (1 - cos %.1e), max |diff| %.3g, pair distance |diff| %.3g\n", worst_cos,
+                  1.0 - worst_cos, worst_abs, worst_dist);
+    assert_true(worst_cos >= FACEAPI_MIN_COSINE);
+    assert_true(worst_abs <= FACEAPI_MAX_ABS);
+    assert_true(worst_dist <= FACEAPI_MAX_DIST);
+    free(e);
+    ft_model_free(&m);
+    ft_test_rmtree(tmp);
+    golden_free(&g);
+}
+
+/* What the checkpoint says about itself: threshold, normalisation, id, source. */
+static void test_checkpoint_metadata(void **state)
+{
+    (void)state;
+    ft_model m;
+    char tmp[4096];
+    load_imported(&m, tmp, sizeof tmp);
+    assert_true(m.threshold == FT_FACEAPI_THRESHOLD);
+    const ft_input_spec *in = ft_net_input(m.net);
+    assert_int_equal(in->width, 150);
+    assert_int_equal(in->height, 150);
+    assert_int_equal(in->channels, 3);
+    const double mean[3] = {122.782, 117.001, 104.298};
+    for (int k = 0; k < 3; k++) {
+        assert_true(fabs(in->mean[k] * 255.0 - mean[k]) < 1e-4);
+        assert_true(in->std[k] == 1.0f);
+    }
+    char id[128];
+    ft_model_id_compute(m.net, id, sizeof id);
+    assert_string_equal(m.model_id, id);
+    assert_non_null(strstr(m.model_id, "face-api-recognition-"));
+    assert_non_null(strstr(m.meta_json, "\"from\":\"face-api\""));
+    assert_non_null(strstr(m.meta_json, "\"threshold_rule\":\"fixed at 0.6"));
+    ft_model_free(&m);
+    ft_test_rmtree(tmp);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    ft_error err = {0};
+    ft_ckpt ck;
+    assert_status(ft_import_faceapi(g_model_dir, 2u, &ck, &err), FT_EUNSUPPORTED, &err);
+    assert_msg_has(&err, "only the encoder");
+    char tmp[4096];
+    ft_test_tmpdir(tmp, sizeof tmp);
+    assert_status(ft_import_faceapi(tmp, FT_IMPORT_ENCODER, &ck, &err), FT_EIO, &err);
+    assert_msg_has(&err, "deploy/fetch-face-api.sh");
+    ft_test_rmtree(tmp);
+}
+
+int main(void)
+{
+    const char *dir = getenv("FT_FACEAPI_DIR");
+    const char *home = getenv("HOME");
+    char base[3800];
+    if (dir && *dir) snprintf(base, sizeof base, "%s", dir);
+    else snprintf(base, sizeof base, "%s/.cache/facetwin/face-api", home ? home : ".");
+    snprintf(g_model_dir, sizeof g_model_dir, "%s/package/model", base);
+    char manifest[4300];
+    snprintf(manifest, sizeof manifest, "%s/%s", g_model_dir, FT_FACEAPI_ENCODER_MANIFEST);
+    struct stat st;
+    if (stat(manifest, &st) != 0) {
+        fprintf(stderr, "test_faceapi: SKIPPED: the face-api package is not in %s/package "
+                        "(fetch it: bash deploy/fetch-face-api.sh; FT_FACEAPI_DIR overrides the place)\n", base);
+        return SKIP_EXIT;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encoder_parity),
+        cmocka_unit_test(test_checkpoint_metadata),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -319,7 +319,7 @@ judge() { awk -v r="$1" -v t="$2" -v op="$3" 'BEGIN { ok = op == ">=" ? r >= t :
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf("%.3f", (b > 0 ? a / b : 0)) }'; }
 validity() { [ "$(field "$1" "$2" 6)" = 0 ] && echo "" || echo " (INVALID: $(field "$1" "$2" 6) errors)"; }
 
-echo "## Summary — $started — \`bash bench/run_server.sh${args:+ $args}\`"
+echo "## Summary — $started — \`$([ "$BUILD" = build ] || echo "BUILD=$BUILD ")bash bench/run_server.sh${args:+ $args}\`"
 echo
 echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared by wrk and the server;" \
     "facetwin $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); model $model_id (dim $dim);" \

@@ -121,7 +121,7 @@ salt=0 # one wrk stamp salt per invocation against a daemon: images never repeat
 cpu_snapshot() {
     awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); t = f[12] + f[13]
            if (FILENAME ~ /task/) { n = split(FILENAME, p, "/"); printf " %s:%d", p[n - 1], t } else printf "%d", t }
-         END { print "" }' "/proc/$1/stat" "/proc/$1"/task/*/stat
+         END { print "" }' "/proc/$1/stat" "/proc/$1"/task/*/stat 2>/dev/null # a search thread may end meanwhile
 }
 
 # cpu_used BEFORE AFTER: "server CPU s (busiest thread s / next s)" between two snapshots

@@ -1,17 +1,22 @@
-/* bench_util.h — the pieces bench_core.c and bench_faces.c share: failing
- * loudly, percentiles, and the two inference measurements (embeddings/s at a
- * batch, single-image latency). Header-only (static inline): CMake builds each
- * bench/bench_*.c as its own program. FT_BENCH_NAME names the program in
- * messages; define it before including. */
+/* bench_util.h — the pieces the bench/bench_*.c programs share: failing
+ * loudly, numeric flags, percentiles, the two inference measurements
+ * (embeddings/s at a batch, single-image latency) and the synthetic unit
+ * vectors that bench_gallery_fill and bench_sgemv must draw identically.
+ * Header-only (static inline): CMake builds each bench/bench_*.c as its own
+ * program. FT_BENCH_NAME names the program in messages; define it before
+ * including. */
 #ifndef FT_BENCH_UTIL_H
 #define FT_BENCH_UTIL_H
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "facetwin/net.h"
 #include "facetwin/runtime.h"
 #include "facetwin/train.h"
+#include "rng.h"
 
 #define FT_BENCH_LATENCY_WARMUP 10
 
@@ -29,6 +34,19 @@ static inline void *xmalloc(size_t n)
         exit(1);
     }
     return p;
+}
+
+/* The integer value of flag's argument v in [lo, hi]; exits with status 2 otherwise. */
+static inline long bench_long_arg(const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, FT_BENCH_NAME ": %s wants an integer in [%ld, %ld], not '%s'\n", flag, lo, hi,
+                v ? v : "(nothing)");
+        exit(2);
+    }
+    return x;
 }
 
 static inline int cmp_double(const void *a, const void *b)
@@ -81,6 +99,23 @@ static inline void bench_latency(ft_net *net, const ft_labelled *set, int calls,
     *median_ms = quantile(ms, calls, 0.5);
     *p90_ms = quantile(ms, calls, 0.9);
     free(ms);
+}
+
+/* n rows of dim floats, each a random unit vector (standard normal entries,
+ * L2-normalised), drawn from r in row order: the same seed gives the same
+ * matrix in every program, however it is cut into chunks. */
+static inline void bench_unit_rows(ft_rng *r, float *rows, int64_t n, int dim)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float *v = rows + i * dim;
+        double s = 0;
+        for (int j = 0; j < dim; j++) {
+            v[j] = ft_rng_normal(r);
+            s += (double)v[j] * v[j];
+        }
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.f;
+        for (int j = 0; j < dim; j++) v[j] *= inv;
+    }
 }
 
 #endif

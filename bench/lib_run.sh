@@ -11,6 +11,11 @@
 #                               the default malloc
 #   bench_need_torch            exits 1 unless $TORCH_PY imports torch
 #   bench_host                  the host and revision lines of a report
+#   bench_serve LOG CMD...      starts a server (facetwind, bench_bare_mhd) in the
+#                               background, stderr to LOG, and waits until it prints
+#                               "listening on 127.0.0.1:PORT"; sets SERVER_PID, PORT
+#   bench_unserve               SIGTERM to SERVER_PID and waits for it
+#   bench_vmhwm_mib PID         peak resident set (VmHWM) of PID so far, in MiB
 # BENCH_TAG names the script in messages.
 
 bench_lock() {
@@ -58,4 +63,39 @@ bench_need_torch() {
 bench_host() {
     echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), threads $threads"
     echo "facetwin $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') (working tree), build $BUILD"
+}
+
+SERVER_PID=""
+PORT=""
+BENCH_SERVE_WAIT_S=${BENCH_SERVE_WAIT_S:-600} # a 1M-face gallery is loaded before the listener
+
+bench_serve() {
+    local log=$1 i
+    shift
+    "$@" 2>"$log" &
+    SERVER_PID=$!
+    PORT=""
+    for ((i = 0; i < BENCH_SERVE_WAIT_S * 10; i++)); do
+        PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" | head -1)
+        [ -n "$PORT" ] && return 0
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "$BENCH_TAG: $1 exited: $(tail -3 "$log")" >&2
+            SERVER_PID=""
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "$BENCH_TAG: $1 did not report its port within ${BENCH_SERVE_WAIT_S} s" >&2
+    exit 1
+}
+
+bench_unserve() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+bench_vmhwm_mib() {
+    awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"
 }

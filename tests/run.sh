@@ -11,6 +11,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 shared=${FT_SHARED_DIR:-$(cd .. && pwd)/shared}
+# the pretrained face-api networks for the parity test (idempotent; npm pack, pinned + checked)
+bash deploy/fetch-face-api.sh >/dev/null || echo "tests/run.sh: face-api package not fetched; test_faceapi will skip" >&2
 cmake -S . -B "$build" "${extra[@]}" -DFT_SHARED_DIR="$shared" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build" && ctest --output-on-failure -j"$(nproc)"

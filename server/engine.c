@@ -165,13 +165,14 @@ ft_status ftd_engine_reload(ftd_engine *e, char prev[128], ft_error *err)
 
 static double ms_since(double t0) { return (ft_now() - t0) * 1e3; }
 
-ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, float *out,
-                    ftd_embed_info *info, ft_error *err)
+ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n,
+                    const uint8_t *known_miss, float *out, ftd_embed_info *info, ft_error *err)
 {
     memset(info, 0, sizeof *info);
     uint8_t key[FT_CACHE_KEY_BYTES];
-    ft_cache_digest(bytes, n, key);
-    if (ft_cache_get(e->cache, key, g->m->model_id, out, g->dim)) {
+    if (known_miss) memcpy(key, known_miss, sizeof key);
+    else ft_cache_digest(bytes, n, key);
+    if (!known_miss && ft_cache_get(e->cache, key, g->m->model_id, out, g->dim)) {
         info->cache_hit = 1;
         return FT_OK;
     }

@@ -68,8 +68,10 @@ void ftd_engine_release(ftd_engine *e, ftd_gen *g);
  * On failure the old generation keeps serving and err says why (no file path in it). */
 ft_status ftd_engine_reload(ftd_engine *e, char prev[128], ft_error *err);
 
-/* Image bytes -> embedding (g->dim floats) through the cache. */
-ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, float *out,
-                    ftd_embed_info *info, ft_error *err);
+/* Image bytes -> embedding (g->dim floats) through the cache. known_miss: the SHA-256 of the
+ * bytes when the caller already looked it up and missed (skips the digest and the lookup),
+ * else NULL. */
+ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n,
+                    const uint8_t *known_miss, float *out, ftd_embed_info *info, ft_error *err);
 
 #endif

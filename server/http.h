@@ -33,6 +33,11 @@ typedef struct {
     uint8_t *data;      /* decoded bytes (NUL-terminated for text) */
     size_t len, cap;
     int is_file;
+    /* image parts, filled by ftd_resolve_cached on the I/O thread before a request is queued */
+    int has_key;                    /* key = SHA-256 of data, and the cache missed it then */
+    uint8_t key[FT_CACHE_KEY_BYTES];
+    float *emb;                     /* cache hit: the embedding (owned), made by emb_model */
+    char emb_model[128];
 } ftd_part;
 
 typedef struct ftd_server ftd_server;
@@ -130,6 +135,11 @@ const ftd_part *ftd_part_get(const ftd_req *r, const char *name, int nth);
 int ftd_part_count(const ftd_req *r, const char *name);
 const char *ftd_header(const ftd_req *r, const char *name);
 const char *ftd_query(const ftd_req *r, const char *name);
+
+/* For a route that may embed: looks every image part up in the embedding cache (keeping the
+ * digest, and the embedding on a hit). Returns 1 when no image needs the encoder, so the
+ * request can run on the I/O thread instead of being queued for the workers. */
+int ftd_resolve_cached(ftd_server *s, ftd_req *r);
 
 /* Maps a core decode error to (status, code) for the client. */
 void ftd_reply_image_error(ftd_req *r, const char *what, const ft_error *err);

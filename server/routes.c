@@ -60,7 +60,14 @@ static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, 
 {
     ftd_embed_info info;
     ft_error err = {0};
-    if (ftd_embed(&s->eng, g, p->data, p->len, out, &info, &err)) {
+    if (p->emb && !strcmp(p->emb_model, g->m->model_id)) { /* resolved from the cache on the I/O thread */
+        memcpy(out, p->emb, (size_t)g->dim * sizeof(float));
+        st->hits++;
+        return 0;
+    }
+    /* the key is only trusted for the model it was looked up under (a reload may intervene) */
+    const uint8_t *miss = p->has_key && !p->emb ? p->key : NULL;
+    if (ftd_embed(&s->eng, g, p->data, p->len, miss, out, &info, &err)) {
         ftd_reply_image_error(r, what, &err);
         return -1;
     }
@@ -671,6 +678,35 @@ static void handle_metrics(ftd_server *s, ftd_req *r)
     char *text = ft_metrics_render(&gg, &n);
     if (!text) { ftd_reply_error(r, 503, "overloaded", "out of memory"); return; }
     ftd_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, n);
+}
+
+/* ---------------------------------------------------------- cache on the I/O thread ---- */
+
+static int is_image_part(const ftd_part *p)
+{
+    return !strcmp(p->name, "image") || !strcmp(p->name, "image1") || !strcmp(p->name, "image2");
+}
+
+int ftd_resolve_cached(ftd_server *s, ftd_req *r)
+{
+    ftd_gen *g = ftd_engine_acquire(&s->eng);
+    int all = 1;
+    for (int i = 0; i < r->n_parts; i++) {
+        ftd_part *p = &r->parts[i];
+        if (!is_image_part(p) || p->has_key || p->emb) continue;
+        ft_cache_digest(p->data, p->len, p->key);
+        p->emb = malloc((size_t)g->dim * sizeof(float));
+        if (p->emb && ft_cache_get(s->eng.cache, p->key, g->m->model_id, p->emb, g->dim)) {
+            snprintf(p->emb_model, sizeof p->emb_model, "%s", g->m->model_id);
+        } else {
+            free(p->emb);
+            p->emb = NULL;
+            p->has_key = 1;
+            all = 0;
+        }
+    }
+    ftd_engine_release(&s->eng, g);
+    return all;
 }
 
 /* ------------------------------------------------------------- route table ---- */

@@ -531,7 +531,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (r->body_kind == 2 && check_multipart_fields(r)) {
     } else if (r->route->body == FTD_BODY_REQUIRED && r->body_kind == 0) {
         ftd_reply_error(r, 415, "unsupported_media_type", "a body is required");
-    } else if (r->route->offload && s->wq.n_threads > 0) {
+    } else if (r->route->offload && s->wq.n_threads > 0 && !ftd_resolve_cached(s, r)) {
         r->queued = 1;
         MHD_suspend_connection(conn);   /* before the push: a worker may resume it at once */
         workq_push(&s->wq, r);
@@ -585,7 +585,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ft_metrics_inflight(-1);
     }
     if (r->pp) MHD_destroy_post_processor(r->pp);
-    for (int i = 0; i < r->n_parts; i++) free(r->parts[i].data);
+    for (int i = 0; i < r->n_parts; i++) {
+        free(r->parts[i].data);
+        free(r->parts[i].emb);
+    }
     free(r->parts);
     free(r->body);
     free(r->resp);

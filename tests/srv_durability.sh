@@ -91,6 +91,18 @@ timeout 10 cat <&3 >/dev/null
 t1=$(date +%s); exec 3<&- 3>&-
 [ $((t1 - t0)) -le 6 ] && ok "a client that stalls mid-headers is disconnected after the idle timeout ($((t1 - t0)) s)" || bad "slow client held $((t1 - t0)) s"
 call GET /healthz; expect "still serving" 200
+# a store that cannot be written: /readyz says so, an enrollment fails cleanly, both recover
+if chattr +i "$TMP/g.db" "$TMP/g.db-wal" 2>/dev/null; then
+  call GET /readyz; expect "store made immutable under the daemon: not ready" 503
+  [ "$(jget checks.store)" = false ] && [ "$(jget checks.model)" = true ] && ok "readyz names the store" || bad "readyz $(cat "$BODY")"
+  call POST /v1/enroll -F subject_id=ro -F "image=@$ORL/s1/1.pgm"; expect "enroll into a store that cannot be written" 500 internal_error
+  grep -q "$TMP" "$BODY" && bad "store error leaks a path" || ok "the 500 names no path"
+  chattr -i "$TMP/g.db" "$TMP/g.db-wal"
+  call GET /readyz; expect "store writable again: ready" 200
+  call POST /v1/enroll -F subject_id=ro -F "image=@$ORL/s1/1.pgm"; expect "and enrollments work again" 201
+else
+  ok "read-only store check skipped: chattr +i is not supported on this file system"
+fi
 stop_daemon
 
 # --- start-up refusals and exit codes
@@ -117,6 +129,7 @@ a=$(got "$FTD" --model "$M" --store "$STORE" --config "$TMP/cfg.json")
 b=$(FACETWIN_CACHE_MB=2 got "$FTD" --model "$M" --store "$STORE" --config "$TMP/cfg.json")
 c=$(FACETWIN_CACHE_MB=2 got "$FTD" --model "$M" --store "$STORE" --config "$TMP/cfg.json" --cache-mb 3)
 d=$(FACETWIN_MODEL=$M FACETWIN_STORE=$STORE got "$FTD")
+validate_captures
 [ "$a/$b/$c/$d" = "1/2/3/64" ] && ok "precedence: file 1 < env 2 < flag 3; env-only settings work (default 64)" || bad "precedence $a/$b/$c/$d"
 echo '{"cache_mbs": 1}' > "$TMP/typo.json"
 expect_exit "typo in the config file" 2 "unknown setting 'cache_mbs'" --model "$M" --config "$TMP/typo.json"

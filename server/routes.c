@@ -358,7 +358,9 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
             ftd_gen *cur = ftd_engine_acquire(&s->eng);
             if (!strcmp(cur->m->model_id, g->m->model_id))
                 for (int i = 0; i < res.n; i++)
-                    ftd_index_add(cur->index, subject, res.face_ids[i], e + (size_t)i * (size_t)g->dim);
+                    if (ftd_index_add(cur->index, subject, res.face_ids[i], e + (size_t)i * (size_t)g->dim))
+                        fprintf(stderr, "facetwind: out of memory indexing face %lld (request %s); stored, "
+                                        "searchable after a reload\n", (long long)res.face_ids[i], r->request_id);
             ftd_engine_release(&s->eng, cur);
         }
     }

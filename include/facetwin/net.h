@@ -9,7 +9,13 @@
  *   conv2d     filters, kernel, [stride 1], [padding 0], [groups 1], [bias true]
  *   dense      units, [bias true]
  *   relu | flatten | gap (global average pool) | l2norm [eps 1e-12]
+ *   leaky      [alpha 0.1]                     (x > 0 ? x : alpha*x)
  *   maxpool | avgpool   kernel, [stride = kernel], [padding 0]
+ *              maxpool also takes "padding": "same" (TensorFlow's rule: output
+ *              ceil(in/stride), the odd padding cell at the bottom/right)
+ *   pad        [top 0], [left 0], [bottom 0], [right 0]   (zeros around H, W:
+ *              tf.pad, and the asymmetric 'same' of a stride-2 TF conv as
+ *              pad + conv2d with padding 0)
  *   dropout    rate (training only)
  *   batchnorm  [momentum 0.1], [eps 1e-5]     (per channel, 4-D or 2-D input)
  *   scale      [bias true]                     (per-channel learned scale/bias)

@@ -53,7 +53,9 @@
 #define FACEAPI_MEAN_B 104.298
 #define FACEAPI_PIXEL_DIV 255.0
 #define FACEAPI_ARCH "face-api-recognition"
-#define MAX_MAPS 256
+#define FACEAPI_LANDMARKS_ARCH "face-api-landmarks68"
+#define FACEAPI_LANDMARKS_INPUT 112
+#define MAX_MAPS 512
 
 /* FaceRecognitionNet.forwardInput, block by block. */
 typedef enum { B_CONV_DOWN, B_MAXPOOL, B_RESIDUAL, B_RESIDUAL_DOWN } block_kind;
@@ -69,7 +71,7 @@ static const struct {
     {"conv256_2", B_RESIDUAL},           {"conv256_down_out", B_RESIDUAL_DOWN},
 };
 
-typedef enum { MAP_FILTERS, MAP_VECTOR, MAP_FC } map_kind;
+typedef enum { MAP_FILTERS, MAP_DEPTHWISE, MAP_VECTOR, MAP_FC } map_kind;
 
 /* One spec parameter and the manifest tensor that fills it. */
 typedef struct {
@@ -85,13 +87,14 @@ typedef struct {
     param_map maps[MAX_MAPS];
     int n_maps;
     const ft_tfjs_weights *w;
+    const char *part; /* "encoder", "landmarks", ... for messages */
     ft_error *err;
     ft_status st;
 } builder;
 
 static ft_status fail(builder *b, ft_status code, const char *what, const char *name)
 {
-    if (!b->st) b->st = ft_error_set(b->err, code, "face-api encoder: %s '%.80s'", what, name);
+    if (!b->st) b->st = ft_error_set(b->err, code, "face-api %s: %s '%.80s'", b->part, what, name);
     return b->st;
 }
 
@@ -203,6 +206,34 @@ static void residual(builder *b, const char *prefix, int down)
     add_layer(b, "relu", NULL);
 }
 
+/* The input block every face-api net shares: width x height RGB, (pixel - mean)/255. */
+static cJSON *spec_root(builder *b, const char *name, const char *desc, int size, const double mean_rgb[3])
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "name", name);
+    cJSON_AddStringToObject(root, "description", desc);
+    cJSON *in = cJSON_AddObjectToObject(root, "input");
+    num(in, "width", size);
+    num(in, "height", size);
+    num(in, "channels", 3);
+    const double mean[3] = {mean_rgb[0] / FACEAPI_PIXEL_DIV, mean_rgb[1] / FACEAPI_PIXEL_DIV,
+                            mean_rgb[2] / FACEAPI_PIXEL_DIV};
+    const double one[3] = {1, 1, 1};
+    cJSON_AddItemToObject(in, "mean", cJSON_CreateDoubleArray(mean, 3));
+    cJSON_AddItemToObject(in, "std", cJSON_CreateDoubleArray(one, 3));
+    b->layers = cJSON_AddArrayToObject(root, "layers");
+    if (!b->layers) b->st = ft_error_set(b->err, FT_ENOMEM, "out of memory");
+    return root;
+}
+
+static char *spec_text(builder *b, cJSON *root)
+{
+    char *txt = b->st ? NULL : cJSON_PrintUnformatted(root);
+    if (!b->st && !txt) b->st = ft_error_set(b->err, FT_ENOMEM, "out of memory");
+    cJSON_Delete(root);
+    return txt;
+}
+
 static char *encoder_spec(builder *b, const char *version)
 {
     cJSON *root = cJSON_CreateObject();
@@ -252,6 +283,159 @@ static char *encoder_spec(builder *b, const char *version)
     return txt;
 }
 
+/* ---- the pieces of the MobileNet-style nets (landmarks, tiny detector) ---- */
+
+static void set_input(builder *b, cJSON *o, int input)
+{
+    if (o && input != b->n - 2) num(o, "input", input);
+}
+
+/* TensorFlow 'same' for a k x k stride-s conv on a size x size map: facetwin's
+ * conv pads symmetrically, so an odd total (stride 2 on an even map: 0 before,
+ * 1 after) becomes a "pad" layer and the conv pads 0. Returns the conv's
+ * padding and updates *input to the pad layer when one was added. */
+static int same_padding(builder *b, int *input, int size, int k, int stride)
+{
+    int out = (size + stride - 1) / stride;
+    int total = (out - 1) * stride + k - size;
+    if (total < 0) total = 0;
+    int before = total / 2, after = total - before;
+    if (before == after) return before;
+    cJSON *p = add_layer(b, "pad", NULL);
+    set_input(b, p, *input);
+    num(p, "top", before);
+    num(p, "left", before);
+    num(p, "bottom", after);
+    num(p, "right", after);
+    *input = b->n - 1;
+    return 0;
+}
+
+/* conv2d(x, filters, stride, 'same') + bias: returns the conv layer's index. */
+static int tf_conv(builder *b, const char *prefix, int input, int size, int stride)
+{
+    const ft_tfjs_tensor *f = need(b, prefix, "filters", 4), *bias = need(b, prefix, "bias", 1);
+    if (b->st) return -1;
+    if (f->dims[0] != f->dims[1] || bias->count != (size_t)f->dims[3]) {
+        fail(b, FT_EMISMATCH, "unexpected shapes in conv", prefix);
+        return -1;
+    }
+    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
+    cJSON *c = add_layer(b, "conv2d", prefix);
+    set_input(b, c, input);
+    num(c, "filters", (double)f->dims[3]);
+    num(c, "kernel", (double)f->dims[0]);
+    if (stride != 1) num(c, "stride", stride);
+    if (pad) num(c, "padding", pad);
+    map(b, b->n - 1, "weight", f, MAP_FILTERS);
+    map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+    return b->n - 1;
+}
+
+/* tf.separableConv2d(x, depthwise, pointwise, stride, 'same') + bias: a
+ * depthwise conv (groups = C, no bias) then a 1x1 conv with the bias. Returns
+ * the 1x1 conv's index. */
+static int sep_conv(builder *b, const char *prefix, int input, int size, int stride)
+{
+    const ft_tfjs_tensor *dw = need(b, prefix, "depthwise_filter", 4);
+    const ft_tfjs_tensor *pw = need(b, prefix, "pointwise_filter", 4), *bias = need(b, prefix, "bias", 1);
+    if (b->st) return -1;
+    int64_t C = dw->dims[2];
+    if (dw->dims[0] != dw->dims[1] || dw->dims[3] != 1 || pw->dims[0] != 1 || pw->dims[1] != 1 ||
+        pw->dims[2] != C || bias->count != (size_t)pw->dims[3]) {
+        fail(b, FT_EMISMATCH, "unexpected shapes in separable conv", prefix);
+        return -1;
+    }
+    int pad = same_padding(b, &input, size, (int)dw->dims[0], stride);
+    char nm[128];
+    snprintf(nm, sizeof nm, "%s/depthwise", prefix);
+    cJSON *d = add_layer(b, "conv2d", nm);
+    set_input(b, d, input);
+    num(d, "filters", (double)C);
+    num(d, "kernel", (double)dw->dims[0]);
+    if (stride != 1) num(d, "stride", stride);
+    if (pad) num(d, "padding", pad);
+    num(d, "groups", (double)C);
+    if (d) cJSON_AddBoolToObject(d, "bias", 0);
+    map(b, b->n - 1, "weight", dw, MAP_DEPTHWISE);
+    snprintf(nm, sizeof nm, "%s/pointwise", prefix);
+    cJSON *q = add_layer(b, "conv2d", nm);
+    num(q, "filters", (double)pw->dims[3]);
+    num(q, "kernel", 1);
+    map(b, b->n - 1, "weight", pw, MAP_FILTERS);
+    map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+    return b->n - 1;
+}
+
+/* out = x + y (the add reads x as its input and y as "from"); returns its index. */
+static int add2(builder *b, int x, int y)
+{
+    cJSON *a = add_layer(b, "add", NULL);
+    set_input(b, a, x);
+    num(a, "from", y);
+    return b->n - 1;
+}
+
+static int relu_of(builder *b, int x)
+{
+    cJSON *r = add_layer(b, "relu", NULL);
+    set_input(b, r, x);
+    return b->n - 1;
+}
+
+/* denseBlock4 (src/faceFeatureExtractor/denseBlock.ts), stride 2:
+ *   out1 = relu(first ? conv(x) + bias : sepconv(x))
+ *   out2 = sepconv(out1);  in3 = relu(out1 + out2)
+ *   out3 = sepconv(in3);   in4 = relu(out1 + (out2 + out3))
+ *   out4 = sepconv(in4);   relu(out1 + (out2 + (out3 + out4)))
+ * the sums associated as the reference does. size: the input map's side. */
+static void dense_block4(builder *b, const char *prefix, int size, int first)
+{
+    char p[4][96];
+    for (int k = 0; k < 4; k++) snprintf(p[k], sizeof p[k], "%s/conv%d", prefix, k);
+    int x = b->n - 1, half = (size + 1) / 2;
+    int o1 = relu_of(b, first ? tf_conv(b, p[0], x, size, 2) : sep_conv(b, p[0], x, size, 2));
+    int o2 = sep_conv(b, p[1], o1, half, 1);
+    int in3 = relu_of(b, add2(b, o1, o2));
+    int o3 = sep_conv(b, p[2], in3, half, 1);
+    int in4 = relu_of(b, add2(b, o1, add2(b, o2, o3)));
+    int o4 = sep_conv(b, p[3], in4, half, 1);
+    relu_of(b, add2(b, o1, add2(b, o2, add2(b, o3, o4))));
+}
+
+/* FaceLandmark68Net (src/faceLandmarkNet, src/faceFeatureExtractor/FaceFeatureExtractor.ts):
+ * toBatchTensor(112, centered) -> normalize(mean) / 255 -> denseBlock4 x4 (the
+ * first with a plain conv; 112 -> 56 -> 28 -> 14 -> 7) -> avgPool(7, 2, 'valid')
+ * -> 1x1x256 -> fc 256 -> 136 with bias: (x, y) of 68 points relative to the
+ * 112x112 input, interleaved. */
+static char *landmarks_spec(builder *b, const char *version)
+{
+    char desc[256];
+    snprintf(desc, sizeof desc,
+             "FaceLandmark68Net of @vladmandic/face-api %s (68 points, x0 y0 x1 y1 ... relative to the "
+             "112x112 input), imported by facetwin import --from face-api",
+             version);
+    const double mean[3] = {FACEAPI_MEAN_R, FACEAPI_MEAN_G, FACEAPI_MEAN_B};
+    cJSON *root = spec_root(b, FACEAPI_LANDMARKS_ARCH, desc, FACEAPI_LANDMARKS_INPUT, mean);
+    int size = FACEAPI_LANDMARKS_INPUT;
+    for (int k = 0; k < 4 && !b->st; k++, size = (size + 1) / 2) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "dense%d", k);
+        dense_block4(b, prefix, size, k == 0);
+    }
+    cJSON *p = add_layer(b, "avgpool", "avgpool");
+    num(p, "kernel", 7);
+    num(p, "stride", 2);
+    const ft_tfjs_tensor *fw = need(b, "fc", "weights", 2), *fb = need(b, "fc", "bias", 1);
+    if (!b->st) {
+        cJSON *d = add_layer(b, "dense", "fc");
+        num(d, "units", (double)fw->dims[1]);
+        map(b, b->n - 1, "weight", fw, MAP_FC);
+        map(b, b->n - 1, "bias", fb, MAP_VECTOR);
+    }
+    return spec_text(b, root);
+}
+
 static ft_param *find_param(ft_net *net, int layer, const char *param)
 {
     char name[64];
@@ -269,8 +453,8 @@ static ft_status fill_params(builder *b, ft_net *net)
     int np;
     ft_net_params(net, &np);
     if (np != b->n_maps)
-        return ft_error_set(b->err, FT_EMISMATCH, "face-api encoder: the spec has %d tensors, the mapping %d", np,
-                            b->n_maps);
+        return ft_error_set(b->err, FT_EMISMATCH, "face-api %s: the spec has %d tensors, the mapping %d", b->part,
+                            np, b->n_maps);
     for (int k = 0; k < b->n_maps; k++) {
         const param_map *m = &b->maps[k];
         ft_param *p = find_param(net, m->layer, m->param);
@@ -278,6 +462,15 @@ static ft_status fill_params(builder *b, ft_net *net)
         if (!p || p->count != t->count) return fail(b, FT_EMISMATCH, "size mismatch importing", t->name);
         if (m->kind == MAP_VECTOR) {
             memcpy(p->data, t->data, t->count * sizeof(float));
+        } else if (m->kind == MAP_DEPTHWISE) { /* (KH,KW,C,M) -> (C*M,1,KH,KW) */
+            int64_t KH = t->dims[0], KW = t->dims[1], C = t->dims[2], M = t->dims[3];
+            if (p->dims[0] != C * M || p->dims[1] != 1 || p->dims[2] != KH || p->dims[3] != KW)
+                return fail(b, FT_EMISMATCH, "depthwise shape mismatch importing", t->name);
+            for (int64_t y = 0; y < KH; y++)
+                for (int64_t x = 0; x < KW; x++)
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t m2 = 0; m2 < M; m2++)
+                            p->data[((c * M + m2) * KH + y) * KW + x] = t->data[((y * KW + x) * C + c) * M + m2];
         } else if (m->kind == MAP_FILTERS) { /* (KH,KW,IC,OC) -> (OC,IC,KH,KW) */
             int64_t KH = t->dims[0], KW = t->dims[1], IC = t->dims[2], OC = t->dims[3];
             if (p->dims[0] != OC || p->dims[1] != IC || p->dims[2] != KH || p->dims[3] != KW)
@@ -325,7 +518,25 @@ static int is_file(const char *p)
     return stat(p, &s) == 0 && S_ISREG(s.st_mode);
 }
 
-static ft_status build_meta(ft_net *net, const char *version, char **out, ft_error *err)
+/* One importable network of the package. */
+typedef struct {
+    unsigned bit;
+    const char *part;     /* --parts name */
+    const char *manifest; /* in model/ */
+    const char *network;  /* where its forward pass lives in src/ */
+    const char *expects;
+    char *(*spec)(builder *b, const char *version);
+} part_desc;
+
+static const part_desc k_parts[] = {
+    {FT_IMPORT_ENCODER, "encoder", FT_FACEAPI_ENCODER_MANIFEST, "FaceRecognitionNet (src/faceRecognitionNet)",
+     "a face crop (no detection or alignment in this checkpoint)", encoder_spec},
+    {FT_IMPORT_LANDMARKS, "landmarks", FT_FACEAPI_LANDMARKS_MANIFEST,
+     "FaceLandmark68Net (src/faceLandmarkNet, src/faceFeatureExtractor)",
+     "a 112x112 face crop; the output is 68 (x, y) pairs relative to it", landmarks_spec},
+};
+
+static ft_status build_meta(ft_net *net, const part_desc *pd, const char *version, char **out, ft_error *err)
 {
     char id[128];
     ft_model_id_compute(net, id, sizeof id);
@@ -337,38 +548,36 @@ static ft_status build_meta(ft_net *net, const char *version, char **out, ft_err
     cJSON_AddStringToObject(src, "package", "@vladmandic/face-api");
     cJSON_AddStringToObject(src, "version", version);
     cJSON_AddStringToObject(src, "license", "MIT");
-    cJSON_AddStringToObject(src, "network", "FaceRecognitionNet (src/faceRecognitionNet)");
-    cJSON_AddStringToObject(src, "weights", FT_FACEAPI_ENCODER_MANIFEST);
-    cJSON_AddStringToObject(src, "parts", "encoder");
-    cJSON_AddStringToObject(src, "expects", "a face crop (no detection or alignment in this checkpoint)");
-    cJSON *cal = cJSON_AddObjectToObject(m, "calibration");
-    cJSON_AddStringToObject(cal, "rule", "fixed");
-    cJSON_AddStringToObject(cal, "source", "the authors' recommendation");
-    cJSON_AddNumberToObject(cal, "threshold", FT_FACEAPI_THRESHOLD);
-    cJSON_AddStringToObject(m, "threshold_rule",
-                            "fixed at 0.6, the Euclidean threshold face-api's (and dlib's) authors recommend; not "
-                            "calibrated on any facetwin data; d < threshold means same");
+    cJSON_AddStringToObject(src, "network", pd->network);
+    cJSON_AddStringToObject(src, "weights", pd->manifest);
+    cJSON_AddStringToObject(src, "parts", pd->part);
+    cJSON_AddStringToObject(src, "expects", pd->expects);
+    if (pd->bit == FT_IMPORT_ENCODER) {
+        cJSON *cal = cJSON_AddObjectToObject(m, "calibration");
+        cJSON_AddStringToObject(cal, "rule", "fixed");
+        cJSON_AddStringToObject(cal, "source", "the authors' recommendation");
+        cJSON_AddNumberToObject(cal, "threshold", FT_FACEAPI_THRESHOLD);
+        cJSON_AddStringToObject(m, "threshold_rule",
+                                "fixed at 0.6, the Euclidean threshold face-api's (and dlib's) authors recommend; "
+                                "not calibrated on any facetwin data; d < threshold means same");
+    }
     *out = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
     return *out ? FT_OK : ft_error_set(err, FT_ENOMEM, "out of memory");
 }
 
-ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out, ft_error *err)
+static ft_status import_part(const char *model_dir, const part_desc *pd, ft_ckpt *out, ft_error *err)
 {
-    memset(out, 0, sizeof *out);
-    if (parts != FT_IMPORT_ENCODER)
-        return ft_error_set(err, FT_EUNSUPPORTED,
-                            "face-api import: only the encoder can be imported so far (--parts encoder)");
     char dir[4096], manifest[4200];
     snprintf(dir, sizeof dir, "%s", model_dir);
-    snprintf(manifest, sizeof manifest, "%s/%s", dir, FT_FACEAPI_ENCODER_MANIFEST);
+    snprintf(manifest, sizeof manifest, "%s/%s", dir, pd->manifest);
     if (!is_file(manifest)) { /* the package folder itself: use its model/ */
         snprintf(dir, sizeof dir, "%s/model", model_dir);
-        snprintf(manifest, sizeof manifest, "%s/%s", dir, FT_FACEAPI_ENCODER_MANIFEST);
+        snprintf(manifest, sizeof manifest, "%s/%s", dir, pd->manifest);
         if (!is_file(manifest))
             return ft_error_set(err, FT_EIO,
                                 "%s: no %s here or in model/ (fetch the package: bash deploy/fetch-face-api.sh)",
-                                model_dir, FT_FACEAPI_ENCODER_MANIFEST);
+                                model_dir, pd->manifest);
     }
     char version[48];
     package_version(dir, version, sizeof version);
@@ -383,7 +592,8 @@ ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out,
     }
     b->w = &w;
     b->err = err;
-    char *spec = encoder_spec(b, version);
+    b->part = pd->part;
+    char *spec = pd->spec(b, version);
     ft_net *net = NULL;
     char *meta = NULL;
     if (b->st) {
@@ -391,13 +601,13 @@ ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out,
         goto done;
     }
     if ((st = ft_net_from_json(spec, &net, err))) {
-        ft_error_prefix(err, "face-api encoder spec");
+        ft_error_prefix(err, pd->bit == FT_IMPORT_ENCODER ? "face-api encoder spec" : "face-api landmarks spec");
         goto done;
     }
     if ((st = fill_params(b, net))) goto done;
-    if ((st = build_meta(net, version, &meta, err))) goto done;
+    if ((st = build_meta(net, pd, version, &meta, err))) goto done;
     if ((st = ft_net_to_checkpoint(net, out, err))) goto done;
-    out->threshold = FT_FACEAPI_THRESHOLD;
+    out->threshold = pd->bit == FT_IMPORT_ENCODER ? FT_FACEAPI_THRESHOLD : 0.0f;
     free(out->meta_json);
     out->meta_json = meta;
     meta = NULL;
@@ -408,4 +618,13 @@ done:
     free(b);
     ft_tfjs_free(&w);
     return st;
+}
+
+ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out, ft_error *err)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t k = 0; k < sizeof k_parts / sizeof k_parts[0]; k++)
+        if (parts == k_parts[k].bit) return import_part(model_dir, &k_parts[k], out, err);
+    return ft_error_set(err, FT_EUNSUPPORTED,
+                        "face-api import: one part at a time so far (--parts encoder or --parts landmarks)");
 }

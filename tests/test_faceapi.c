@@ -34,6 +34,7 @@
 #define FACEAPI_MIN_COSINE 0.9999
 #define FACEAPI_MAX_ABS 1e-5
 #define FACEAPI_MAX_DIST 1e-4
+#define FACEAPI_MAX_LANDMARK_PX 1.0 /* the bound, in pixels of the 112x112 input */
 #define GOLDEN_MAX_INPUTS 16
 #define GOLDEN_MAX_BYTES (8u << 20)
 #define SKIP_EXIT 77
@@ -56,10 +57,10 @@ static uint32_t rd_u32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void golden_load(golden *g)
+static void golden_load(golden *g, const char *fixture, int dim)
 {
     char path[4096];
-    ft_test_source("tests/fixtures/faceapi_encoder.bin.gz", path, sizeof path);
+    ft_test_source(fixture, path, sizeof path);
     gzFile f = gzopen(path, "rb");
     if (!f) fail_msg("cannot open %s (regenerate: tools/faceapi/golden_encoder.mjs)", path);
     uint8_t *buf = malloc(GOLDEN_MAX_BYTES);
@@ -76,7 +77,7 @@ static void golden_load(golden *g)
     g->c = (int)rd_u32(buf + 24);
     g->dim = (int)rd_u32(buf + 28);
     uint32_t meta = rd_u32(buf + 32);
-    assert_true(g->n >= 1 && g->n <= GOLDEN_MAX_INPUTS && g->c == 3 && g->dim == 128);
+    assert_true(g->n >= 1 && g->n <= GOLDEN_MAX_INPUTS && g->c == 3 && g->dim == dim);
     assert_true(meta <= len - pos);
     print_message("golden fixture: %.*s\n", (int)meta, (const char *)buf + pos);
     pos += meta;
@@ -128,11 +129,11 @@ static uint8_t *to_ppm(const golden *g, const uint8_t *px, size_t *n)
 }
 
 /* Imports the package's encoder, writes the checkpoint, loads it as a model. */
-static void load_imported(ft_model *m, char *tmp, size_t tn)
+static void load_imported(ft_model *m, unsigned part, char *tmp, size_t tn)
 {
     ft_error err = {0};
     ft_ckpt ck;
-    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ENCODER, &ck, &err), FT_OK, &err);
+    assert_status(ft_import_faceapi(g_model_dir, part, &ck, &err), FT_OK, &err);
     ft_test_tmpdir(tmp, tn);
     char path[4200];
     snprintf(path, sizeof path, "%s/encoder.ftw", tmp);
@@ -145,10 +146,10 @@ static void test_encoder_parity(void **state)
 {
     (void)state;
     golden g = {0};
-    golden_load(&g);
+    golden_load(&g, "tests/fixtures/faceapi_encoder.bin.gz", 128);
     ft_model m;
     char tmp[4096];
-    load_imported(&m, tmp, sizeof tmp);
+    load_imported(&m, FT_IMPORT_ENCODER, tmp, sizeof tmp);
     assert_int_equal(ft_net_embed_dim(m.net), g.dim);
     float *e = malloc((size_t)g.n * g.dim * sizeof(float));
     assert_non_null(e);
@@ -193,13 +194,48 @@ static void test_encoder_parity(void **state)
     golden_free(&g);
 }
 
+/* FaceLandmark68Net: the 136 outputs (x, y relative to the 112x112 input) times
+ * 112 against face-api's landmarks.positions in pixels of the same input. */
+static void test_landmarks_parity(void **state)
+{
+    (void)state;
+    golden g = {0};
+    golden_load(&g, "tests/fixtures/faceapi_landmarks.bin.gz", 136);
+    ft_model m;
+    char tmp[4096];
+    load_imported(&m, FT_IMPORT_LANDMARKS, tmp, sizeof tmp);
+    assert_int_equal(ft_net_embed_dim(m.net), 136);
+    assert_int_equal(ft_net_input(m.net)->width, g.w);
+    float out[136];
+    double worst = 0;
+    for (int i = 0; i < g.n; i++) {
+        size_t nb;
+        uint8_t *ppm = to_ppm(&g, g.in[i].px, &nb);
+        ft_error err = {0};
+        assert_status(ft_model_embed_bytes(&m, ppm, nb, NULL, out, &err), FT_OK, &err);
+        free(ppm);
+        double mx = 0;
+        for (int k = 0; k < 136; k++) {
+            double d = fabs((double)out[k] * g.w - g.in[i].desc[k]);
+            if (d > mx) mx = d;
+        }
+        print_message("%-48s max |landmark - ref| %.2e px\n", g.in[i].name, mx);
+        if (mx > worst) worst = mx;
+    }
+    print_message("worst landmark error %.2e px (bound %g px)\n", worst, FACEAPI_MAX_LANDMARK_PX);
+    assert_true(worst <= FACEAPI_MAX_LANDMARK_PX);
+    ft_model_free(&m);
+    ft_test_rmtree(tmp);
+    golden_free(&g);
+}
+
 /* What the checkpoint says about itself: threshold, normalisation, id, source. */
 static void test_checkpoint_metadata(void **state)
 {
     (void)state;
     ft_model m;
     char tmp[4096];
-    load_imported(&m, tmp, sizeof tmp);
+    load_imported(&m, FT_IMPORT_ENCODER, tmp, sizeof tmp);
     assert_true(m.threshold == FT_FACEAPI_THRESHOLD);
     const ft_input_spec *in = ft_net_input(m.net);
     assert_int_equal(in->width, 150);
@@ -225,8 +261,9 @@ static void test_refusals(void **state)
     (void)state;
     ft_error err = {0};
     ft_ckpt ck;
-    assert_status(ft_import_faceapi(g_model_dir, 2u, &ck, &err), FT_EUNSUPPORTED, &err);
-    assert_msg_has(&err, "only the encoder");
+    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ENCODER | FT_IMPORT_LANDMARKS, &ck, &err), FT_EUNSUPPORTED,
+                  &err);
+    assert_msg_has(&err, "one part at a time");
     char tmp[4096];
     ft_test_tmpdir(tmp, sizeof tmp);
     assert_status(ft_import_faceapi(tmp, FT_IMPORT_ENCODER, &ck, &err), FT_EIO, &err);
@@ -252,6 +289,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder_parity),
+        cmocka_unit_test(test_landmarks_parity),
         cmocka_unit_test(test_checkpoint_metadata),
         cmocka_unit_test(test_refusals),
     };

@@ -1,5 +1,5 @@
 /* cmd_import.c — `facetwin import`: a pretrained network of another project as a facetwin
- * checkpoint (include/facetwin/import.h). Only face-api's encoder so far. */
+ * checkpoint (include/facetwin/import.h): face-api's encoder or its landmark net, one per file. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "facetwin/import.h"
 #include "facetwin/model.h"
 
-/* "encoder" (comma-separated list) -> FT_IMPORT_* bits; 0 on an unknown name. */
+/* "encoder", "landmarks" (comma-separated list) -> FT_IMPORT_* bits; 0 on an unknown name. */
 static unsigned parse_parts(const char *s, char *bad, size_t n)
 {
     unsigned bits = 0;
@@ -18,6 +18,7 @@ static unsigned parse_parts(const char *s, char *bad, size_t n)
     snprintf(buf, sizeof buf, "%s", s);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (!strcmp(tok, "encoder")) bits |= FT_IMPORT_ENCODER;
+        else if (!strcmp(tok, "landmarks")) bits |= FT_IMPORT_LANDMARKS;
         else {
             snprintf(bad, n, "%s", tok);
             return 0;
@@ -43,12 +44,13 @@ int cmd_import(int argc, char **argv)
         case 'p': parts = optarg; break;
         case 'J': json = 1; break;
         case 'h':
-            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder] [--json]\n\n"
+            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder|landmarks] [--json]\n\n"
                    "Converts a pretrained network into a facetwin checkpoint. --from face-api: DIR is the\n"
                    "model/ folder of @vladmandic/face-api (or the package folder holding it), fetched by\n"
-                   "deploy/fetch-face-api.sh. --parts encoder (the default and, so far, the only part)\n"
-                   "writes FaceRecognitionNet: 150x150 RGB face crop -> 128-d descriptor, threshold 0.6\n"
-                   "(the authors' recommendation). The detectors and the landmark net are not imported yet.\n");
+                   "deploy/fetch-face-api.sh. --parts encoder (the default) writes FaceRecognitionNet:\n"
+                   "150x150 RGB face crop -> 128-d descriptor, threshold 0.6 (the authors' recommendation).\n"
+                   "--parts landmarks writes FaceLandmark68Net: 112x112 RGB face crop -> 68 (x, y) points\n"
+                   "relative to the crop. One part per checkpoint; the detectors are not imported yet.\n");
             return FT_EXIT_OK;
         default: return cli_usage("import", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -59,8 +61,10 @@ int cmd_import(int argc, char **argv)
     char bad[64] = "";
     unsigned bits = parse_parts(parts, bad, sizeof bad);
     if (!bits)
-        return cli_usage("import", "--parts: '%s' is not available (so far only 'encoder'; the detectors and "
-                                   "landmarks come later)", bad[0] ? bad : parts);
+        return cli_usage("import", "--parts: '%s' is not available (so far 'encoder' or 'landmarks'; the "
+                                   "detectors come later)", bad[0] ? bad : parts);
+    if (bits != FT_IMPORT_ENCODER && bits != FT_IMPORT_LANDMARKS)
+        return cli_usage("import", "--parts: one part per checkpoint so far (got '%s')", parts);
     ft_error err = {0};
     ft_ckpt ck;
     if (ft_import_faceapi(src, bits, &ck, &err)) return cli_fail(&err);
@@ -74,7 +78,7 @@ int cmd_import(int argc, char **argv)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", out);
         cJSON_AddStringToObject(o, "model_id", m.model_id);
-        cJSON_AddStringToObject(o, "parts", "encoder");
+        cJSON_AddStringToObject(o, "parts", bits == FT_IMPORT_ENCODER ? "encoder" : "landmarks");
         cJSON_AddNumberToObject(o, "parameters", (double)ft_net_param_count(m.net));
         cJSON_AddNumberToObject(o, "embedding_dim", ft_net_embed_dim(m.net));
         cJSON_AddNumberToObject(o, "threshold", m.threshold);

@@ -6,9 +6,9 @@
  * ft_import_faceapi rewrites a network as a facetwin architecture spec (plain
  * layers: conv2d, scale, relu, pools, zero-padded residual add, gap, dense)
  * plus its tensors, converted to facetwin's layouts, so the core runs it with
- * no face-api specific code. Only the encoder (FaceRecognitionNet, the 128-d
- * face descriptor of a 150x150 RGB crop) is imported so far; the detectors and
- * the landmark net come with the rest of the photo pipeline.
+ * no face-api specific code. The encoder (FaceRecognitionNet, the 128-d face
+ * descriptor of a 150x150 RGB crop) and the 68-point landmark net
+ * (FaceLandmark68Net, 112x112 crop) are imported, each as its own checkpoint.
  *
  * Ownership: fills a ft_ckpt the caller releases with ft_ckpt_free.
  */
@@ -26,10 +26,14 @@ extern "C" {
 #define FT_FACEAPI_THRESHOLD 0.6f
 #define FT_FACEAPI_ENCODER_MANIFEST "face_recognition_model-weights_manifest.json"
 
-#define FT_IMPORT_ENCODER 1u  /* parts: FaceRecognitionNet */
+#define FT_FACEAPI_LANDMARKS_MANIFEST "face_landmark_68_model-weights_manifest.json"
+
+#define FT_IMPORT_ENCODER 1u   /* parts: FaceRecognitionNet */
+#define FT_IMPORT_LANDMARKS 2u /* FaceLandmark68Net: 112x112 crop -> 136 = 68 (x, y) relative */
 
 /* model_dir: the package's model/ folder (or the package folder holding it).
- * parts: FT_IMPORT_ENCODER (the only part available so far). */
+ * parts: one of FT_IMPORT_ENCODER, FT_IMPORT_LANDMARKS (one checkpoint per
+ * network so far). The landmark checkpoint's "embedding" is the 136 outputs. */
 ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out, ft_error *err);
 
 #ifdef __cplusplus

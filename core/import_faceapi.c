@@ -55,6 +55,11 @@
 #define FACEAPI_ARCH "face-api-recognition"
 #define FACEAPI_LANDMARKS_ARCH "face-api-landmarks68"
 #define FACEAPI_LANDMARKS_INPUT 112
+#define FACEAPI_TINY_ARCH "face-api-tiny-detector"
+#define FACEAPI_TINY_MEAN_R 117.001 /* src/tinyFaceDetector/const.ts MEAN_RGB */
+#define FACEAPI_TINY_MEAN_G 114.697
+#define FACEAPI_TINY_MEAN_B 97.404
+#define FACEAPI_LEAKY_ALPHA 0.10000000149011612 /* src/tinyYolov2/leaky.ts */
 #define MAX_MAPS 512
 
 /* FaceRecognitionNet.forwardInput, block by block. */
@@ -436,6 +441,70 @@ static char *landmarks_spec(builder *b, const char *version)
     return spec_text(b, root);
 }
 
+static int leaky_of(builder *b, int x)
+{
+    cJSON *r = add_layer(b, "leaky", NULL);
+    set_input(b, r, x);
+    num(r, "alpha", FACEAPI_LEAKY_ALPHA);
+    return b->n - 1;
+}
+
+static void maxpool_same(builder *b, int stride)
+{
+    cJSON *p = add_layer(b, "maxpool", NULL);
+    num(p, "kernel", 2);
+    num(p, "stride", stride);
+    if (p) cJSON_AddStringToObject(p, "padding", "same");
+}
+
+/* TinyFaceDetector = TinyYolov2Base.runMobilenet with isFirstLayerConv2d
+ * (src/tinyYolov2/TinyYolov2Base.ts, src/tinyFaceDetector):
+ *   toBatchTensor(416, not centered) -> normalize(MEAN_RGB) / 255
+ *   leaky(convLayer(x, conv0, 'valid'))       3x3, 416 -> 414
+ *   maxPool(2, 2, 'same')                    -> 207
+ *   conv1..conv4: depthwiseSeparableConv = tf.pad 1 + separableConv2d 'valid'
+ *     + bias + leaky, each followed by maxPool(2, 2, 'same')   207 -> 104 -> 52 -> 26 -> 13
+ *   conv5, maxPool(2, 1, 'same')             13 -> 13
+ *   (no conv6/conv7 in this model)
+ *   convLayer(conv8, 'valid')                1x1 -> 25 = 5 anchors x (x, y, w, h, score)
+ * leaky(x) = relu(x - 0.1x) + 0.1x = x > 0 ? x : 0.1x. */
+static char *tiny_spec(builder *b, const char *version)
+{
+    char desc[256];
+    snprintf(desc, sizeof desc,
+             "TinyFaceDetector of @vladmandic/face-api %s (Tiny-YOLOv2 style, depthwise-separable; output "
+             "13x13 cells x 5 anchors x (x, y, w, h, score)), imported by facetwin import --from face-api",
+             version);
+    const double mean[3] = {FACEAPI_TINY_MEAN_R, FACEAPI_TINY_MEAN_G, FACEAPI_TINY_MEAN_B};
+    cJSON *root = spec_root(b, FACEAPI_TINY_ARCH, desc, FT_FACEAPI_TINY_INPUT, mean);
+    const ft_tfjs_tensor *f = need(b, "conv0", "filters", 4), *bias = need(b, "conv0", "bias", 1);
+    if (!b->st) {
+        cJSON *c = add_layer(b, "conv2d", "conv0");
+        num(c, "filters", (double)f->dims[3]);
+        num(c, "kernel", (double)f->dims[0]);
+        map(b, b->n - 1, "weight", f, MAP_FILTERS);
+        map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+        leaky_of(b, b->n - 1);
+        maxpool_same(b, 2);
+    }
+    for (int k = 1; k <= 5 && !b->st; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "conv%d", k);
+        leaky_of(b, sep_conv(b, prefix, b->n - 1, 0, 1)); /* stride 1: pad 1 both sides */
+        maxpool_same(b, k < 5 ? 2 : 1);
+    }
+    f = need(b, "conv8", "filters", 4);
+    bias = need(b, "conv8", "bias", 1);
+    if (!b->st) {
+        cJSON *c = add_layer(b, "conv2d", "conv8");
+        num(c, "filters", (double)f->dims[3]);
+        num(c, "kernel", (double)f->dims[0]);
+        map(b, b->n - 1, "weight", f, MAP_FILTERS);
+        map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+    }
+    return spec_text(b, root);
+}
+
 static ft_param *find_param(ft_net *net, int layer, const char *param)
 {
     char name[64];
@@ -534,6 +603,8 @@ static const part_desc k_parts[] = {
     {FT_IMPORT_LANDMARKS, "landmarks", FT_FACEAPI_LANDMARKS_MANIFEST,
      "FaceLandmark68Net (src/faceLandmarkNet, src/faceFeatureExtractor)",
      "a 112x112 face crop; the output is 68 (x, y) pairs relative to it", landmarks_spec},
+    {FT_IMPORT_TINY, "tiny", FT_FACEAPI_TINY_MANIFEST, "TinyFaceDetector (src/tinyFaceDetector, src/tinyYolov2)",
+     "a photo padded to a square at the bottom/right and resized to 416x416 (ft_detector does it)", tiny_spec},
 };
 
 static ft_status build_meta(ft_net *net, const part_desc *pd, const char *version, char **out, ft_error *err)
@@ -552,6 +623,16 @@ static ft_status build_meta(ft_net *net, const part_desc *pd, const char *versio
     cJSON_AddStringToObject(src, "weights", pd->manifest);
     cJSON_AddStringToObject(src, "parts", pd->part);
     cJSON_AddStringToObject(src, "expects", pd->expects);
+    if (pd->bit == FT_IMPORT_TINY) { /* the decoding constants, as data (src/tinyFaceDetector/const.ts) */
+        cJSON *d = cJSON_AddObjectToObject(m, "detector");
+        cJSON_AddStringToObject(d, "kind", "tiny");
+        cJSON_AddNumberToObject(d, "input_size", FT_FACEAPI_TINY_INPUT);
+        cJSON_AddNumberToObject(d, "score_threshold", FT_FACEAPI_TINY_SCORE);
+        cJSON_AddNumberToObject(d, "iou_threshold", FT_FACEAPI_TINY_IOU);
+        static const double anchors[10] = {1.603231, 2.094468, 6.041143, 7.080126, 2.882459,
+                                           3.518061, 4.266906, 5.178857, 9.041765, 10.66308};
+        cJSON_AddItemToObject(d, "anchors", cJSON_CreateDoubleArray(anchors, 10));
+    }
     if (pd->bit == FT_IMPORT_ENCODER) {
         cJSON *cal = cJSON_AddObjectToObject(m, "calibration");
         cJSON_AddStringToObject(cal, "rule", "fixed");
@@ -601,7 +682,9 @@ static ft_status import_part(const char *model_dir, const part_desc *pd, ft_ckpt
         goto done;
     }
     if ((st = ft_net_from_json(spec, &net, err))) {
-        ft_error_prefix(err, pd->bit == FT_IMPORT_ENCODER ? "face-api encoder spec" : "face-api landmarks spec");
+        char what[64];
+        snprintf(what, sizeof what, "face-api %s spec", pd->part);
+        ft_error_prefix(err, what);
         goto done;
     }
     if ((st = fill_params(b, net))) goto done;
@@ -626,5 +709,5 @@ ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out,
     for (size_t k = 0; k < sizeof k_parts / sizeof k_parts[0]; k++)
         if (parts == k_parts[k].bit) return import_part(model_dir, &k_parts[k], out, err);
     return ft_error_set(err, FT_EUNSUPPORTED,
-                        "face-api import: one part at a time so far (--parts encoder or --parts landmarks)");
+                        "face-api import: one part at a time so far (--parts encoder, landmarks or tiny)");
 }

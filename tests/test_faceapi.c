@@ -26,6 +26,10 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <cjson/cJSON.h>
+
+#include "facetwin/detect.h"
+#include "facetwin/image.h"
 #include "facetwin/import.h"
 #include "facetwin/layers.h"
 #include "facetwin/model.h"
@@ -34,6 +38,8 @@
 #define FACEAPI_MIN_COSINE 0.9999
 #define FACEAPI_MAX_ABS 1e-5
 #define FACEAPI_MAX_DIST 1e-4
+#define FACEAPI_MIN_IOU 0.95   /* the bounds for detector boxes */
+#define FACEAPI_MAX_SCORE 0.01
 #define FACEAPI_MAX_LANDMARK_PX 1.0 /* the bound, in pixels of the 112x112 input */
 #define GOLDEN_MAX_INPUTS 16
 #define GOLDEN_MAX_BYTES (8u << 20)
@@ -229,6 +235,89 @@ static void test_landmarks_parity(void **state)
     golden_free(&g);
 }
 
+/* One detector against tests/fixtures/faceapi_detect.json (tools/faceapi/golden_detect.mjs):
+ * on each photo the same number of faces, and each reference box matched by the C box of best
+ * IoU with IoU >= FACEAPI_MIN_IOU and |score diff| <= FACEAPI_MAX_SCORE. */
+static void check_detector(unsigned part, const char *kind)
+{
+    char path[4200], tmp[4096];
+    ft_test_source("tests/fixtures/faceapi_detect.json", path, sizeof path);
+    uint8_t *buf;
+    size_t len;
+    ft_error err = {0};
+    assert_status(ft_read_file(path, (size_t)1 << 20, &buf, &len, &err), FT_OK, &err);
+    cJSON *root = cJSON_ParseWithLength((const char *)buf, len);
+    free(buf);
+    assert_non_null(root);
+    ft_ckpt ck;
+    assert_status(ft_import_faceapi(g_model_dir, part, &ck, &err), FT_OK, &err);
+    ft_test_tmpdir(tmp, sizeof tmp);
+    snprintf(path, sizeof path, "%s/detector.ftw", tmp);
+    assert_status(ft_ckpt_write(path, &ck, &err), FT_OK, &err);
+    ft_ckpt_free(&ck);
+    ft_detector *d;
+    assert_status(ft_detector_load(path, &d, &err), FT_OK, &err);
+    assert_string_equal(ft_detector_kind(d), kind);
+    double worst_iou = 1, worst_score = 0;
+    int photos = 0;
+    const cJSON *ph;
+    cJSON_ArrayForEach(ph, cJSON_GetObjectItemCaseSensitive(root, "photos"))
+    {
+        const char *rel = cJSON_GetObjectItemCaseSensitive(ph, "photo")->valuestring;
+        char rp[600], file[4096];
+        snprintf(rp, sizeof rp, "photos/%s", rel);
+        if (!ft_test_dataset(rp, file, sizeof file)) {
+            print_message("%s: not found, skipped\n", rp);
+            continue;
+        }
+        ft_image img;
+        assert_status(ft_image_load(file, NULL, &img, &err), FT_OK, &err);
+        ft_face_box *f;
+        int n;
+        assert_status(ft_detect(d, &img, NULL, &f, &n, &err), FT_OK, &err);
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(ph, kind);
+        print_message("%-30s %s: %d face(s), reference %d\n", rel, kind, n, cJSON_GetArraySize(ref));
+        assert_int_equal(n, cJSON_GetArraySize(ref));
+        const cJSON *r;
+        cJSON_ArrayForEach(r, ref)
+        {
+            ft_face_box rb = {(float)cJSON_GetObjectItemCaseSensitive(r, "x")->valuedouble,
+                              (float)cJSON_GetObjectItemCaseSensitive(r, "y")->valuedouble,
+                              (float)cJSON_GetObjectItemCaseSensitive(r, "w")->valuedouble,
+                              (float)cJSON_GetObjectItemCaseSensitive(r, "h")->valuedouble,
+                              (float)cJSON_GetObjectItemCaseSensitive(r, "score")->valuedouble};
+            int best = -1;
+            float bi = -1;
+            for (int i = 0; i < n; i++) {
+                float v = ft_face_box_iou(&rb, &f[i]);
+                if (v > bi) bi = v, best = i;
+            }
+            assert_true(best >= 0);
+            double ds = fabs((double)f[best].score - rb.score);
+            print_message("    ref [%.1f %.1f %.1f %.1f] %.4f  C [%.1f %.1f %.1f %.1f] %.4f  IoU %.4f\n", rb.x, rb.y,
+                          rb.w, rb.h, rb.score, f[best].x, f[best].y, f[best].w, f[best].h, f[best].score, bi);
+            if (bi < worst_iou) worst_iou = bi;
+            if (ds > worst_score) worst_score = ds;
+        }
+        free(f);
+        ft_image_free(&img);
+        photos++;
+    }
+    print_message("%s: %d photos, worst IoU %.4f, worst |score diff| %.4f\n", kind, photos, worst_iou, worst_score);
+    assert_true(photos > 0);
+    assert_true(worst_iou >= FACEAPI_MIN_IOU);
+    assert_true(worst_score <= FACEAPI_MAX_SCORE);
+    ft_detector_free(d);
+    ft_test_rmtree(tmp);
+    cJSON_Delete(root);
+}
+
+static void test_tiny_detector_parity(void **state)
+{
+    (void)state;
+    check_detector(FT_IMPORT_TINY, "tiny");
+}
+
 /* What the checkpoint says about itself: threshold, normalisation, id, source. */
 static void test_checkpoint_metadata(void **state)
 {
@@ -290,6 +379,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder_parity),
         cmocka_unit_test(test_landmarks_parity),
+        cmocka_unit_test(test_tiny_detector_parity),
         cmocka_unit_test(test_checkpoint_metadata),
         cmocka_unit_test(test_refusals),
     };

@@ -19,6 +19,7 @@ static unsigned parse_parts(const char *s, char *bad, size_t n)
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (!strcmp(tok, "encoder")) bits |= FT_IMPORT_ENCODER;
         else if (!strcmp(tok, "landmarks")) bits |= FT_IMPORT_LANDMARKS;
+        else if (!strcmp(tok, "tiny")) bits |= FT_IMPORT_TINY;
         else {
             snprintf(bad, n, "%s", tok);
             return 0;
@@ -44,13 +45,14 @@ int cmd_import(int argc, char **argv)
         case 'p': parts = optarg; break;
         case 'J': json = 1; break;
         case 'h':
-            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder|landmarks] [--json]\n\n"
+            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder|landmarks|tiny] [--json]\n\n"
                    "Converts a pretrained network into a facetwin checkpoint. --from face-api: DIR is the\n"
                    "model/ folder of @vladmandic/face-api (or the package folder holding it), fetched by\n"
                    "deploy/fetch-face-api.sh. --parts encoder (the default) writes FaceRecognitionNet:\n"
                    "150x150 RGB face crop -> 128-d descriptor, threshold 0.6 (the authors' recommendation).\n"
                    "--parts landmarks writes FaceLandmark68Net: 112x112 RGB face crop -> 68 (x, y) points\n"
-                   "relative to the crop. One part per checkpoint; the detectors are not imported yet.\n");
+                   "relative to the crop. --parts tiny writes the TinyFaceDetector (facetwin detect).\n"
+                   "One part per checkpoint; the SSD detector is not imported yet.\n");
             return FT_EXIT_OK;
         default: return cli_usage("import", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -61,9 +63,9 @@ int cmd_import(int argc, char **argv)
     char bad[64] = "";
     unsigned bits = parse_parts(parts, bad, sizeof bad);
     if (!bits)
-        return cli_usage("import", "--parts: '%s' is not available (so far 'encoder' or 'landmarks'; the "
-                                   "detectors come later)", bad[0] ? bad : parts);
-    if (bits != FT_IMPORT_ENCODER && bits != FT_IMPORT_LANDMARKS)
+        return cli_usage("import", "--parts: '%s' is not available (so far 'encoder', 'landmarks' or "
+                                   "'tiny'; the SSD detector comes later)", bad[0] ? bad : parts);
+    if (bits != FT_IMPORT_ENCODER && bits != FT_IMPORT_LANDMARKS && bits != FT_IMPORT_TINY)
         return cli_usage("import", "--parts: one part per checkpoint so far (got '%s')", parts);
     ft_error err = {0};
     ft_ckpt ck;
@@ -78,7 +80,7 @@ int cmd_import(int argc, char **argv)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", out);
         cJSON_AddStringToObject(o, "model_id", m.model_id);
-        cJSON_AddStringToObject(o, "parts", bits == FT_IMPORT_ENCODER ? "encoder" : "landmarks");
+        cJSON_AddStringToObject(o, "parts", parts);
         cJSON_AddNumberToObject(o, "parameters", (double)ft_net_param_count(m.net));
         cJSON_AddNumberToObject(o, "embedding_dim", ft_net_embed_dim(m.net));
         cJSON_AddNumberToObject(o, "threshold", m.threshold);

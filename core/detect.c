@@ -1,0 +1,298 @@
+/* detect.c — face detection with face-api's tiny detector (include/facetwin/detect.h).
+ *
+ * Three steps, each a transcription of the package's src/ (1.7.15):
+ *
+ *   input    NetInput.toBatchTensor(inputSize, isCenterInputs=false) on an image tensor:
+ *            padToSquare appends max(w,h)-min(w,h) zero rows or columns at the bottom or
+ *            right, then tf.image.resizeBilinear(.., [s, s], alignCorners=false,
+ *            halfPixelCenters=false). ft_tf_square_input samples that padded square
+ *            directly (a cell outside the image is 0), so no padded or full-size copy is
+ *            made; normalize(MEAN_RGB) / 255 is the net's input spec.
+ *   net      the imported spec (core/import_faceapi.c tiny_spec): (25, 13, 13).
+ *   decode   TinyYolov2Base.extractBoxes: channel a*5+k of cell (row, col) is field k of
+ *            anchor a; score = sigmoid(t4) kept if > scoreThreshold; centre
+ *            ((col + sigmoid(t0)) / 13 * cx, (row + sigmoid(t1)) / 13 * cy), size
+ *            (exp(t2) * anchor.x / 13 * cx, exp(t3) * anchor.y / 13 * cy), relative to the
+ *            image's part of the square (cx = s / round(w * s / max(w,h)), cy likewise);
+ *            nonMaxSuppression (ops/nonMaxSuppression.ts: scores sorted ascending — a
+ *            stable sort — the last popped first, boxes overlapping it by IoU > threshold
+ *            dropped) on those relative boxes; then x * width, y * height for the photo.
+ * Arithmetic in double where the reference is JavaScript (numbers are doubles), float where
+ * it is a tensor op.
+ */
+#include "facetwin/detect.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facetwin/net.h"
+
+#define TINY_BOX_FIELDS 5 /* x, y, w, h, score */
+#define MAX_ANCHORS 16
+
+struct ft_detector {
+    char kind[16];
+    ft_net *net;
+    int input_size;
+    float score_threshold, iou_threshold;
+    int n_anchors;
+    double anchors[MAX_ANCHORS][2];
+    float *input; /* (3, s, s) */
+};
+
+const char *ft_detector_kind(const ft_detector *d) { return d->kind; }
+
+void ft_detector_free(ft_detector *d)
+{
+    if (!d) return;
+    ft_net_free(d->net);
+    free(d->input);
+    free(d);
+}
+
+/* ------------------------------------------------------------- input ---- */
+
+void ft_tf_square_input(const ft_image *img, int x0, int y0, int w, int h, int size, int centered,
+                        const float mean[3], const float std[3], float *out)
+{
+    const int S = w > h ? w : h, diff = S - (w < h ? w : h);
+    /* padToSquare: append round(diff * (centered ? 0.5 : 1)), prepend the rest */
+    int append = centered ? (int)floor(diff * 0.5 + 0.5) : diff, prepend = diff - append;
+    int ox = w < h ? prepend : 0, oy = h < w ? prepend : 0; /* image origin inside the square */
+    const float scale = (float)S / (float)size;
+    const size_t plane = (size_t)size * size;
+    for (int r = 0; r < size; r++) {
+        float fy = (float)r * scale;
+        int ty = (int)floorf(fy), by = (int)ceilf(fy);
+        if (by > S - 1) by = S - 1;
+        float ly = fy - (float)ty;
+        for (int c = 0; c < size; c++) {
+            float fx = (float)c * scale;
+            int lx0 = (int)floorf(fx), rx = (int)ceilf(fx);
+            if (rx > S - 1) rx = S - 1;
+            float lx = fx - (float)lx0;
+            const int ys[2] = {ty - oy, by - oy}, xs[2] = {lx0 - ox, rx - ox};
+            float v[2][2][3];
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    int inside = ys[i] >= 0 && ys[i] < h && xs[j] >= 0 && xs[j] < w;
+                    const uint8_t *p =
+                        inside ? img->data + ((size_t)(y0 + ys[i]) * img->w + (size_t)(x0 + xs[j])) * img->c : NULL;
+                    for (int k = 0; k < 3; k++) v[i][j][k] = p ? (float)p[img->c == 3 ? k : 0] : 0.0f;
+                }
+            for (int k = 0; k < 3; k++) {
+                float top = v[0][0][k] + (v[0][1][k] - v[0][0][k]) * lx;
+                float bot = v[1][0][k] + (v[1][1][k] - v[1][0][k]) * lx;
+                float val = top + (bot - top) * ly;
+                out[k * plane + (size_t)r * size + c] = (val / 255.0f - mean[k]) / std[k];
+            }
+        }
+    }
+}
+
+/* -------------------------------------------------------------- load ---- */
+
+static ft_status meta_number(const cJSON *d, const char *key, double *v, ft_error *err)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(d, key);
+    if (!cJSON_IsNumber(x)) return ft_error_set(err, FT_EFORMAT, "detector metadata: '%s' (number) is required", key);
+    *v = x->valuedouble;
+    return FT_OK;
+}
+
+ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_error *err)
+{
+    *out = NULL;
+    cJSON *meta = cJSON_Parse(ck->meta_json ? ck->meta_json : "{}");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(meta, "detector");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(d, "kind");
+    ft_detector *det = calloc(1, sizeof *det);
+    ft_status st = FT_OK;
+    if (!det) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!cJSON_IsObject(d) || !cJSON_IsString(kind)) {
+        st = ft_error_set(err, FT_EMISMATCH,
+                          "not a detector checkpoint (no \"detector\" in its metadata; import one with "
+                          "facetwin import --from face-api --parts tiny)");
+        goto done;
+    }
+    if (strcmp(kind->valuestring, "tiny")) {
+        st = ft_error_set(err, FT_EUNSUPPORTED, "detector kind '%.32s' is not supported", kind->valuestring);
+        goto done;
+    }
+    snprintf(det->kind, sizeof det->kind, "%s", kind->valuestring);
+    double size = 0, score = 0, iou = 0;
+    if ((st = meta_number(d, "input_size", &size, err)) || (st = meta_number(d, "score_threshold", &score, err)) ||
+        (st = meta_number(d, "iou_threshold", &iou, err)))
+        goto done;
+    det->score_threshold = (float)score;
+    det->iou_threshold = (float)iou;
+    const cJSON *an = cJSON_GetObjectItemCaseSensitive(d, "anchors");
+    int na = cJSON_GetArraySize(an);
+    if (!cJSON_IsArray(an) || na < 2 || na % 2 || na / 2 > MAX_ANCHORS) {
+        st = ft_error_set(err, FT_EFORMAT, "detector metadata: 'anchors' must be 1..%d (x, y) pairs", MAX_ANCHORS);
+        goto done;
+    }
+    det->n_anchors = na / 2;
+    for (int i = 0; i < na; i++) {
+        const cJSON *v = cJSON_GetArrayItem(an, i);
+        if (!cJSON_IsNumber(v)) {
+            st = ft_error_set(err, FT_EFORMAT, "detector metadata: 'anchors' must hold numbers");
+            goto done;
+        }
+        det->anchors[i / 2][i % 2] = v->valuedouble;
+    }
+    if ((st = ft_net_from_checkpoint(ck, &det->net, err))) goto done;
+    const ft_input_spec *in = ft_net_input(det->net);
+    det->input_size = in->width;
+    if (in->width != (int)size || in->height != (int)size || in->channels != 3) {
+        st = ft_error_set(err, FT_EMISMATCH, "detector: input %dx%dx%d, metadata says %g", in->width, in->height,
+                          in->channels, size);
+        goto done;
+    }
+    if (ft_net_embed_dim(det->net) % (det->n_anchors * TINY_BOX_FIELDS)) {
+        st = ft_error_set(err, FT_EMISMATCH, "detector: %d outputs do not fit %d anchors", ft_net_embed_dim(det->net),
+                          det->n_anchors);
+        goto done;
+    }
+    det->input = malloc(3 * (size_t)det->input_size * det->input_size * sizeof(float));
+    if (!det->input) st = ft_error_set(err, FT_ENOMEM, "out of memory");
+    else st = ft_net_reserve(det->net, 1, 0, err);
+done:
+    cJSON_Delete(meta);
+    if (st) ft_detector_free(det);
+    else *out = det;
+    return st;
+}
+
+ft_status ft_detector_load(const char *path, ft_detector **out, ft_error *err)
+{
+    ft_ckpt ck;
+    ft_status st = ft_ckpt_read(path, &ck, err);
+    if (st) return st;
+    st = ft_detector_from_checkpoint(&ck, out, err);
+    ft_ckpt_free(&ck);
+    if (st) ft_error_prefix(err, path);
+    return st;
+}
+
+/* ------------------------------------------------------------ decode ---- */
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+float ft_face_box_iou(const ft_face_box *a, const ft_face_box *b)
+{
+    double w = fmin(a->x + a->w, b->x + b->w) - fmax(a->x, b->x);
+    double h = fmin(a->y + a->h, b->y + b->h) - fmax(a->y, b->y);
+    if (w < 0) w = 0;
+    if (h < 0) h = 0;
+    double inter = w * h, uni = (double)a->w * a->h + (double)b->w * b->h - inter;
+    return uni > 0 ? (float)(inter / uni) : 0.0f;
+}
+
+typedef struct {
+    double x0, y0, x1, y1, score; /* relative, as the reference's BoundingBox */
+    int index;
+} cand;
+
+static double cand_iou(const cand *a, const cand *b)
+{
+    double w = fmax(0.0, fmin(a->x1, b->x1) - fmax(a->x0, b->x0));
+    double h = fmax(0.0, fmin(a->y1, b->y1) - fmax(a->y0, b->y0));
+    double inter = w * h;
+    return inter / ((a->x1 - a->x0) * (a->y1 - a->y0) + (b->x1 - b->x0) * (b->y1 - b->y0) - inter);
+}
+
+/* ascending score, ties by index: what a stable ascending sort gives */
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const cand *a = pa, *b = pb;
+    if (a->score != b->score) return a->score < b->score ? -1 : 1;
+    return a->index - b->index;
+}
+
+/* nonMaxSuppression: keeps indices into c (sorted ascending), highest first; returns the count. */
+static int nms(cand *c, int n, double iou_threshold, int *keep)
+{
+    qsort(c, (size_t)n, sizeof *c, cand_cmp);
+    int nk = 0;
+    while (n > 0) {
+        cand cur = c[--n];
+        keep[nk++] = cur.index;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (cand_iou(&cur, &c[i]) <= iou_threshold) c[m++] = c[i];
+        n = m;
+    }
+    return nk;
+}
+
+ft_status ft_detect(ft_detector *d, const ft_image *img, const ft_detect_opts *opts, ft_face_box **faces,
+                    int *n, ft_error *err)
+{
+    *faces = NULL;
+    *n = 0;
+    if (!img || img->w < 1 || img->h < 1 || (img->c != 1 && img->c != 3))
+        return ft_error_set(err, FT_EINVAL, "detect: an empty or unsupported image");
+    const float score_thr = opts && opts->score_threshold > 0 ? opts->score_threshold : d->score_threshold;
+    const float iou_thr = opts && opts->iou_threshold > 0 ? opts->iou_threshold : d->iou_threshold;
+    const ft_input_spec *in = ft_net_input(d->net);
+    const int s = d->input_size;
+    ft_tf_square_input(img, 0, 0, img->w, img->h, s, 0, in->mean, in->std, d->input);
+    const float *o = ft_net_forward(d->net, d->input, 1, 0);
+
+    const int fields = d->n_anchors * TINY_BOX_FIELDS;
+    const int cells2 = ft_net_embed_dim(d->net) / fields, cells = (int)lround(sqrt((double)cells2));
+    if (cells * cells != cells2) return ft_error_set(err, FT_EMISMATCH, "detector: the output is not square");
+    /* computeReshapedDimensions + the correction factors of extractBoxes */
+    const double sc = (double)s / (img->w > img->h ? img->w : img->h);
+    const double rw = round(img->w * sc), rh = round(img->h * sc);
+    const double cx = s / rw, cy = s / rh;
+    cand *c = malloc((size_t)cells2 * d->n_anchors * sizeof *c);
+    int *keep = malloc((size_t)cells2 * d->n_anchors * sizeof *keep);
+    if (!c || !keep) {
+        free(c), free(keep);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    int nc = 0;
+    const size_t P = (size_t)cells2;
+    for (int row = 0; row < cells; row++)
+        for (int col = 0; col < cells; col++)
+            for (int a = 0; a < d->n_anchors; a++) {
+                const float *t = o + (size_t)a * TINY_BOX_FIELDS * P + (size_t)row * cells + col;
+                double score = sigmoid(t[4 * P]);
+                if (!(score > score_thr)) continue;
+                double ctx = (col + sigmoid(t[0])) / cells * cx, cty = (row + sigmoid(t[P])) / cells * cy;
+                double w = exp(t[2 * P]) * d->anchors[a][0] / cells * cx;
+                double h = exp(t[3 * P]) * d->anchors[a][1] / cells * cy;
+                double x = ctx - w / 2, y = cty - h / 2;
+                c[nc] = (cand){x, y, x + w, y + h, score, nc};
+                nc++;
+            }
+    cand *byidx = malloc((size_t)(nc ? nc : 1) * sizeof *byidx);
+    ft_face_box *f = malloc((size_t)(nc ? nc : 1) * sizeof *f);
+    if (!byidx || !f) {
+        free(c), free(keep), free(byidx), free(f);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    memcpy(byidx, c, (size_t)nc * sizeof *c);
+    int nk = nms(c, nc, iou_thr, keep);
+    for (int k = 0; k < nk; k++) {
+        const cand *b = &byidx[keep[k]];
+        f[k] = (ft_face_box){(float)(b->x0 * img->w), (float)(b->y0 * img->h), (float)((b->x1 - b->x0) * img->w),
+                             (float)((b->y1 - b->y0) * img->h), (float)b->score};
+    }
+    free(c), free(keep), free(byidx);
+    if (!nk) {
+        free(f);
+        f = NULL;
+    }
+    *faces = f;
+    *n = nk;
+    return FT_OK;
+}

@@ -32,6 +32,8 @@
 
 #define TINY_BOX_FIELDS 5 /* x, y, w, h, score */
 #define MAX_ANCHORS 16
+#define SSD_HEADS 6
+#define SSD_CLASSES 3 /* background, face, (unused): score = sigmoid(class 1) */
 
 struct ft_detector {
     char kind[16];
@@ -41,6 +43,10 @@ struct ft_detector {
     int n_anchors;
     double anchors[MAX_ANCHORS][2];
     float *input; /* (3, s, s) */
+    /* ssd */
+    int heads[SSD_HEADS][2]; /* layer indices of the box-encoding and class convs */
+    int max_results, n_priors;
+    float *priors; /* (n_priors, 4) */
 };
 
 const char *ft_detector_kind(const ft_detector *d) { return d->kind; }
@@ -50,6 +56,7 @@ void ft_detector_free(ft_detector *d)
     if (!d) return;
     ft_net_free(d->net);
     free(d->input);
+    free(d->priors);
     free(d);
 }
 
@@ -103,6 +110,34 @@ static ft_status meta_number(const cJSON *d, const char *key, double *v, ft_erro
     return FT_OK;
 }
 
+/* The SSD's decoding data: "heads" (6 [box, class] layer pairs), "max_results", aux/priors. */
+static ft_status load_ssd(ft_detector *det, const ft_ckpt *ck, const cJSON *d, ft_error *err)
+{
+    double mr = 0;
+    ft_status st = meta_number(d, "max_results", &mr, err);
+    if (st) return st;
+    det->max_results = (int)mr;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(d, "heads");
+    if (cJSON_GetArraySize(h) != SSD_HEADS)
+        return ft_error_set(err, FT_EFORMAT, "detector metadata: 'heads' must hold %d [box, class] pairs", SSD_HEADS);
+    for (int k = 0; k < SSD_HEADS; k++)
+        for (int j = 0; j < 2; j++) {
+            const cJSON *v = cJSON_GetArrayItem(cJSON_GetArrayItem(h, k), j);
+            if (!cJSON_IsNumber(v)) return ft_error_set(err, FT_EFORMAT, "detector metadata: 'heads' must hold integers");
+            det->heads[k][j] = v->valueint;
+        }
+    for (int i = 0; i < ck->n_tensors; i++)
+        if (!strcmp(ck->tensors[i].name, FT_AUX_PREFIX "priors") && ck->tensors[i].ndim == 2 &&
+            ck->tensors[i].dims[1] == 4) {
+            det->n_priors = (int)ck->tensors[i].dims[0];
+            det->priors = malloc(ck->tensors[i].count * sizeof(float));
+            if (!det->priors) return ft_error_set(err, FT_ENOMEM, "out of memory");
+            memcpy(det->priors, ck->tensors[i].data, ck->tensors[i].count * sizeof(float));
+            return FT_OK;
+        }
+    return ft_error_set(err, FT_EFORMAT, "ssd detector: the checkpoint lacks the tensor " FT_AUX_PREFIX "priors (N, 4)");
+}
+
 ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_error *err)
 {
     *out = NULL;
@@ -121,7 +156,7 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
                           "facetwin import --from face-api --parts tiny)");
         goto done;
     }
-    if (strcmp(kind->valuestring, "tiny")) {
+    if (strcmp(kind->valuestring, "tiny") && strcmp(kind->valuestring, "ssd")) {
         st = ft_error_set(err, FT_EUNSUPPORTED, "detector kind '%.32s' is not supported", kind->valuestring);
         goto done;
     }
@@ -132,6 +167,10 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
         goto done;
     det->score_threshold = (float)score;
     det->iou_threshold = (float)iou;
+    if (!strcmp(det->kind, "ssd")) {
+        if ((st = load_ssd(det, ck, d, err))) goto done;
+        goto net;
+    }
     const cJSON *an = cJSON_GetObjectItemCaseSensitive(d, "anchors");
     int na = cJSON_GetArraySize(an);
     if (!cJSON_IsArray(an) || na < 2 || na % 2 || na / 2 > MAX_ANCHORS) {
@@ -147,6 +186,7 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
         }
         det->anchors[i / 2][i % 2] = v->valuedouble;
     }
+net:
     if ((st = ft_net_from_checkpoint(ck, &det->net, err))) goto done;
     const ft_input_spec *in = ft_net_input(det->net);
     det->input_size = in->width;
@@ -155,7 +195,7 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
                           in->channels, size);
         goto done;
     }
-    if (ft_net_embed_dim(det->net) % (det->n_anchors * TINY_BOX_FIELDS)) {
+    if (!det->priors && ft_net_embed_dim(det->net) % (det->n_anchors * TINY_BOX_FIELDS)) {
         st = ft_error_set(err, FT_EMISMATCH, "detector: %d outputs do not fit %d anchors", ft_net_embed_dim(det->net),
                           det->n_anchors);
         goto done;
@@ -163,6 +203,13 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
     det->input = malloc(3 * (size_t)det->input_size * det->input_size * sizeof(float));
     if (!det->input) st = ft_error_set(err, FT_ENOMEM, "out of memory");
     else st = ft_net_reserve(det->net, 1, 0, err);
+    for (int k = 0; !st && det->priors && k < SSD_HEADS; k++)
+        for (int j = 0; j < 2 && !st; j++) {
+            int c, h, w;
+            if (!ft_net_layer_output(det->net, det->heads[k][j], &c, &h, &w))
+                st = ft_error_set(err, FT_EFORMAT, "detector metadata: 'heads' names layer %d, not in the net",
+                                  det->heads[k][j]);
+        }
 done:
     cJSON_Delete(meta);
     if (st) ft_detector_free(det);
@@ -232,6 +279,116 @@ static int nms(cand *c, int n, double iou_threshold, int *keep)
     return nk;
 }
 
+/* SsdMobilenetv1's IOU (src/ssdMobilenetv1/nonMaxSuppression.ts) on (ymin, xmin, ymax, xmax). */
+static double ssd_iou(const float *a, const float *b)
+{
+    double ya0 = fmin(a[0], a[2]), xa0 = fmin(a[1], a[3]), ya1 = fmax(a[0], a[2]), xa1 = fmax(a[1], a[3]);
+    double yb0 = fmin(b[0], b[2]), xb0 = fmin(b[1], b[3]), yb1 = fmax(b[0], b[2]), xb1 = fmax(b[1], b[3]);
+    double aa = (ya1 - ya0) * (xa1 - xa0), ab = (yb1 - yb0) * (xb1 - xb0);
+    if (aa <= 0 || ab <= 0) return 0.0;
+    double inter = fmax(fmin(ya1, yb1) - fmax(ya0, yb0), 0.0) * fmax(fmin(xa1, xb1) - fmax(xa0, xb0), 0.0);
+    return inter / (aa + ab - inter);
+}
+
+typedef struct {
+    double score;
+    int index;
+} scored;
+
+/* descending score, ties by index (a stable sort of (c2.score - c1.score)) */
+static int scored_cmp(const void *pa, const void *pb)
+{
+    const scored *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->index - b->index;
+}
+
+/* SsdMobilenetv1.locateFaces after the net: outputLayer's decoding against the priors
+ * (float32, as the tensor ops), sigmoid of class 1, nonMaxSuppression with its soft-looking
+ * loop (a candidate survives only if no selected box overlaps it by IoU > threshold), then
+ * clamping to [0, 1] and the correction factors of the padded square. */
+static ft_status detect_ssd(ft_detector *d, const ft_image *img, float score_thr, float iou_thr,
+                            ft_face_box **faces, int *n, ft_error *err)
+{
+    float *boxes = malloc((size_t)d->n_priors * 4 * sizeof(float));
+    scored *sc_list = malloc((size_t)d->n_priors * sizeof *sc_list);
+    int *sel = malloc((size_t)d->n_priors * sizeof *sel);
+    if (!boxes || !sc_list || !sel) {
+        free(boxes), free(sc_list), free(sel);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    int idx = 0, nc = 0;
+    for (int k = 0; k < SSD_HEADS; k++) {
+        int bc, bh, bw, cc, ch, cw;
+        const float *bo = ft_net_layer_output(d->net, d->heads[k][0], &bc, &bh, &bw);
+        const float *co = ft_net_layer_output(d->net, d->heads[k][1], &cc, &ch, &cw);
+        const int A = bc / 4, P = bh * bw;
+        if (bc % 4 || cc != A * SSD_CLASSES || ch != bh || cw != bw || idx + P * A > d->n_priors) {
+            free(boxes), free(sc_list), free(sel);
+            return ft_error_set(err, FT_EMISMATCH, "ssd detector: head %d does not match the priors", k);
+        }
+        for (int cell = 0; cell < P; cell++)
+            for (int a = 0; a < A; a++, idx++) {
+                const float *p = d->priors + (size_t)idx * 4;
+                float t[4];
+                for (int j = 0; j < 4; j++) t[j] = bo[(size_t)(a * 4 + j) * P + cell];
+                float s0 = p[2] - p[0], s1 = p[3] - p[1];
+                float c0 = p[0] + s0 / 2.0f, c1 = p[1] + s1 / 2.0f;
+                float div0 = expf(t[2] / 5.0f) * s0 / 2.0f, add0 = t[0] / 10.0f * s0 + c0;
+                float div1 = expf(t[3] / 5.0f) * s1 / 2.0f, add1 = t[1] / 10.0f * s1 + c1;
+                float *bx = boxes + (size_t)idx * 4;
+                bx[0] = add0 - div0;
+                bx[1] = add1 - div1;
+                bx[2] = add0 + div0;
+                bx[3] = add1 + div1;
+                float logit = co[(size_t)(a * SSD_CLASSES + 1) * P + cell];
+                float score = 1.0f / (1.0f + expf(-logit));
+                if (score > score_thr) sc_list[nc++] = (scored){score, idx};
+            }
+    }
+    if (idx != d->n_priors) {
+        free(boxes), free(sc_list), free(sel);
+        return ft_error_set(err, FT_EMISMATCH, "ssd detector: %d boxes for %d priors", idx, d->n_priors);
+    }
+    qsort(sc_list, (size_t)nc, sizeof *sc_list, scored_cmp);
+    const int out_max = d->max_results < d->n_priors ? d->max_results : d->n_priors;
+    int ns = 0;
+    for (int i = 0; i < nc && ns < out_max; i++) {
+        int keep = 1;
+        for (int j = ns - 1; j >= 0; j--) {
+            double v = ssd_iou(boxes + (size_t)sc_list[i].index * 4, boxes + (size_t)sel[j] * 4);
+            if (v == 0.0) continue;
+            if (v > iou_thr) { /* score *= 0 -> <= threshold: dropped */
+                keep = 0;
+                break;
+            }
+        }
+        if (keep) sel[ns++] = sc_list[i].index;
+    }
+    const int s = d->input_size;
+    const double sc = (double)s / (img->w > img->h ? img->w : img->h);
+    const double padx = s / round(img->w * sc), pady = s / round(img->h * sc);
+    ft_face_box *f = ns ? malloc((size_t)ns * sizeof *f) : NULL;
+    if (ns && !f) {
+        free(boxes), free(sc_list), free(sel);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < ns; i++) {
+        const float *bx = boxes + (size_t)sel[i] * 4;
+        double top = fmax(0.0, bx[0]) * pady, bottom = fmin(1.0, bx[2]) * pady;
+        double left = fmax(0.0, bx[1]) * padx, right = fmin(1.0, bx[3]) * padx;
+        double score = 0;
+        for (int k = 0; k < nc; k++)
+            if (sc_list[k].index == sel[i]) score = sc_list[k].score;
+        f[i] = (ft_face_box){(float)(left * img->w), (float)(top * img->h), (float)((right - left) * img->w),
+                             (float)((bottom - top) * img->h), (float)score};
+    }
+    free(boxes), free(sc_list), free(sel);
+    *faces = f;
+    *n = ns;
+    return FT_OK;
+}
+
 ft_status ft_detect(ft_detector *d, const ft_image *img, const ft_detect_opts *opts, ft_face_box **faces,
                     int *n, ft_error *err)
 {
@@ -245,6 +402,7 @@ ft_status ft_detect(ft_detector *d, const ft_image *img, const ft_detect_opts *o
     const int s = d->input_size;
     ft_tf_square_input(img, 0, 0, img->w, img->h, s, 0, in->mean, in->std, d->input);
     const float *o = ft_net_forward(d->net, d->input, 1, 0);
+    if (d->priors) return detect_ssd(d, img, score_thr, iou_thr, faces, n, err);
 
     const int fields = d->n_anchors * TINY_BOX_FIELDS;
     const int cells2 = ft_net_embed_dim(d->net) / fields, cells = (int)lround(sqrt((double)cells2));

@@ -59,6 +59,8 @@
 #define FACEAPI_TINY_MEAN_R 117.001 /* src/tinyFaceDetector/const.ts MEAN_RGB */
 #define FACEAPI_TINY_MEAN_G 114.697
 #define FACEAPI_TINY_MEAN_B 97.404
+#define FACEAPI_SSD_ARCH "face-api-ssd-mobilenetv1"
+#define FACEAPI_SSD_BN_EPS 0.0010000000474974513 /* src/ssdMobilenetv1/mobileNetV1.ts */
 #define FACEAPI_LEAKY_ALPHA 0.10000000149011612 /* src/tinyYolov2/leaky.ts */
 #define MAX_MAPS 512
 
@@ -93,6 +95,8 @@ typedef struct {
     int n_maps;
     const ft_tfjs_weights *w;
     const char *part; /* "encoder", "landmarks", ... for messages */
+    int heads[6][2];  /* ssd: the (box, class) predictor layers */
+    const ft_tfjs_tensor *aux; /* ssd: the priors, stored as aux/priors */
     ft_error *err;
     ft_status st;
 } builder;
@@ -505,6 +509,129 @@ static char *tiny_spec(builder *b, const char *version)
     return spec_text(b, root);
 }
 
+static int act_of(builder *b, const char *type, int x)
+{
+    cJSON *r = add_layer(b, type, NULL);
+    set_input(b, r, x);
+    return b->n - 1;
+}
+
+/* pointwiseConvLayer (src/ssdMobilenetv1/pointwiseConvLayer.ts): conv2d(x, filters, stride,
+ * 'same') + batch_norm_offset, clipByValue(0, 6). Returns the relu6's index. */
+static int ssd_pointwise(builder *b, const char *prefix, int input, int size, int stride)
+{
+    const ft_tfjs_tensor *f = need(b, prefix, "weights", 4), *off = need(b, prefix, "convolution_bn_offset", 1);
+    if (b->st) return -1;
+    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
+    cJSON *c = add_layer(b, "conv2d", prefix);
+    set_input(b, c, input);
+    num(c, "filters", (double)f->dims[3]);
+    num(c, "kernel", (double)f->dims[0]);
+    if (stride != 1) num(c, "stride", stride);
+    if (pad) num(c, "padding", pad);
+    map(b, b->n - 1, "weight", f, MAP_FILTERS);
+    map(b, b->n - 1, "bias", off, MAP_VECTOR);
+    return act_of(b, "relu6", b->n - 1);
+}
+
+/* depthwiseConvLayer (src/ssdMobilenetv1/mobileNetV1.ts): depthwiseConv2d 'same', batchNorm
+ * (eps 0.001), clipByValue(0, 6). */
+static int ssd_depthwise(builder *b, const char *prefix, int input, int size, int stride)
+{
+    const ft_tfjs_tensor *f = need(b, prefix, "depthwise_weights", 4);
+    const ft_tfjs_tensor *g = need(b, prefix, "BatchNorm/gamma", 1), *be = need(b, prefix, "BatchNorm/beta", 1);
+    const ft_tfjs_tensor *mu = need(b, prefix, "BatchNorm/moving_mean", 1);
+    const ft_tfjs_tensor *var = need(b, prefix, "BatchNorm/moving_variance", 1);
+    if (b->st) return -1;
+    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
+    cJSON *c = add_layer(b, "conv2d", prefix);
+    set_input(b, c, input);
+    num(c, "filters", (double)f->dims[2]);
+    num(c, "kernel", (double)f->dims[0]);
+    if (stride != 1) num(c, "stride", stride);
+    if (pad) num(c, "padding", pad);
+    num(c, "groups", (double)f->dims[2]);
+    if (c) cJSON_AddBoolToObject(c, "bias", 0);
+    map(b, b->n - 1, "weight", f, MAP_DEPTHWISE);
+    cJSON *n = add_layer(b, "batchnorm", NULL);
+    num(n, "eps", FACEAPI_SSD_BN_EPS);
+    map(b, b->n - 1, "weight", g, MAP_VECTOR);
+    map(b, b->n - 1, "bias", be, MAP_VECTOR);
+    map(b, b->n - 1, "running_mean", mu, MAP_VECTOR);
+    map(b, b->n - 1, "running_var", var, MAP_VECTOR);
+    return act_of(b, "relu6", b->n - 1);
+}
+
+/* A plain convLayer (1x1 'same' + bias) reading `input`; returns its index. */
+static int ssd_head_conv(builder *b, const char *prefix, int input)
+{
+    const ft_tfjs_tensor *f = need(b, prefix, "weights", 4), *bias = need(b, prefix, "biases", 1);
+    if (b->st) return -1;
+    if (f->dims[0] != 1 || f->dims[1] != 1) {
+        fail(b, FT_EMISMATCH, "expected a 1x1 predictor in", prefix);
+        return -1;
+    }
+    cJSON *c = add_layer(b, "conv2d", prefix);
+    set_input(b, c, input);
+    num(c, "filters", (double)f->dims[3]);
+    num(c, "kernel", 1);
+    map(b, b->n - 1, "weight", f, MAP_FILTERS);
+    map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+    return b->n - 1;
+}
+
+/* SsdMobilenetv1 (src/ssdMobilenetv1): toBatchTensor(512, not centered), x / 127.5 - 1;
+ * mobileNetV1: conv_0 3x3/2, then 13 (depthwise + pointwise) pairs, stride 2 at 2, 4, 6, 12
+ * (512 -> 256 -> 128 -> 64 -> 32 -> 16), conv11 kept (32x32x512); predictionLayer: 8 more
+ * pointwise layers (16 -> 8 -> 4 -> 2 -> 1) and six box predictors (1x1 box-encoding and class
+ * convs) on [conv11, out, conv1, conv3, conv5, conv7]. One facetwin net holds all of it; the
+ * 12 predictor convs are dead ends whose outputs ft_detector reads by layer index
+ * (ft_net_layer_output), recorded in the metadata as "heads"; the priors (Output/extra_dim)
+ * travel as the checkpoint tensor aux/priors. */
+static char *ssd_spec(builder *b, const char *version)
+{
+    char desc[256];
+    snprintf(desc, sizeof desc,
+             "SsdMobilenetv1 of @vladmandic/face-api %s (MobileNet v1 backbone + 6 SSD box predictors; the "
+             "predictor convs are read by layer index), imported by facetwin import --from face-api",
+             version);
+    const double mean[3] = {127.5, 127.5, 127.5};
+    cJSON *root = spec_root(b, FACEAPI_SSD_ARCH, desc, FT_FACEAPI_SSD_INPUT, mean);
+    const double half[3] = {0.5, 0.5, 0.5};
+    cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+    if (in) cJSON_ReplaceItemInObjectCaseSensitive(in, "std", cJSON_CreateDoubleArray(half, 3));
+    char p[96];
+    int size = FT_FACEAPI_SSD_INPUT;
+    int x = ssd_pointwise(b, "MobilenetV1/Conv2d_0_pointwise", -1, size, 2), conv11 = -1;
+    size = (size + 1) / 2;
+    for (int i = 1; i <= 13 && !b->st; i++) {
+        int stride = (i == 2 || i == 4 || i == 6 || i == 12) ? 2 : 1;
+        snprintf(p, sizeof p, "MobilenetV1/Conv2d_%d_depthwise", i);
+        x = ssd_depthwise(b, p, x, size, stride);
+        size = (size + stride - 1) / stride;
+        snprintf(p, sizeof p, "MobilenetV1/Conv2d_%d_pointwise", i);
+        x = ssd_pointwise(b, p, x, size, 1);
+        if (i == 11) conv11 = x;
+    }
+    int feats[6] = {conv11, x, -1, -1, -1, -1}, c = x;
+    for (int i = 0; i <= 7 && !b->st; i++) {
+        int stride = i % 2 ? 2 : 1;
+        snprintf(p, sizeof p, "Prediction/Conv2d_%d_pointwise", i);
+        c = ssd_pointwise(b, p, c, size, stride);
+        size = (size + stride - 1) / stride;
+        if (i % 2) feats[2 + i / 2] = c;
+    }
+    for (int k = 0; k < 6 && !b->st; k++) {
+        snprintf(p, sizeof p, "Prediction/BoxPredictor_%d/BoxEncodingPredictor", k);
+        b->heads[k][0] = ssd_head_conv(b, p, feats[k]);
+        snprintf(p, sizeof p, "Prediction/BoxPredictor_%d/ClassPredictor", k);
+        b->heads[k][1] = ssd_head_conv(b, p, feats[k]);
+    }
+    b->aux = ft_tfjs_find(b->w, "Output/extra_dim");
+    if (!b->aux || b->aux->ndim != 3 || b->aux->dims[2] != 4) fail(b, FT_EMISMATCH, "the manifest lacks", "Output/extra_dim");
+    return spec_text(b, root);
+}
+
 static ft_param *find_param(ft_net *net, int layer, const char *param)
 {
     char name[64];
@@ -560,6 +687,10 @@ static ft_status fill_params(builder *b, ft_net *net)
     for (int i = 0; i < b->w->n; i++) {
         int used = 0;
         for (int k = 0; k < b->n_maps && !used; k++) used = b->maps[k].src == &b->w->t[i];
+        /* int32 graph constants of the SSD export: the reference never reads them either */
+        used = used || b->w->t[i].is_int || b->aux == &b->w->t[i];
+        /* the SSD export's preprocessing scalars: SsdMobilenetv1.forwardInput hard-codes x/127.5 - 1 */
+        used = used || (b->aux && b->w->t[i].count == 1 && !strncmp(b->w->t[i].name, "Preprocessor/", 13));
         if (!used) return fail(b, FT_EMISMATCH, "the manifest holds a tensor the network does not use:", b->w->t[i].name);
     }
     return FT_OK;
@@ -603,11 +734,14 @@ static const part_desc k_parts[] = {
     {FT_IMPORT_LANDMARKS, "landmarks", FT_FACEAPI_LANDMARKS_MANIFEST,
      "FaceLandmark68Net (src/faceLandmarkNet, src/faceFeatureExtractor)",
      "a 112x112 face crop; the output is 68 (x, y) pairs relative to it", landmarks_spec},
+    {FT_IMPORT_SSD, "ssd", FT_FACEAPI_SSD_MANIFEST, "SsdMobilenetv1 (src/ssdMobilenetv1)",
+     "a photo padded to a square at the bottom/right and resized to 512x512 (ft_detector does it)", ssd_spec},
     {FT_IMPORT_TINY, "tiny", FT_FACEAPI_TINY_MANIFEST, "TinyFaceDetector (src/tinyFaceDetector, src/tinyYolov2)",
      "a photo padded to a square at the bottom/right and resized to 416x416 (ft_detector does it)", tiny_spec},
 };
 
-static ft_status build_meta(ft_net *net, const part_desc *pd, const char *version, char **out, ft_error *err)
+static ft_status build_meta(ft_net *net, const builder *b, const part_desc *pd, const char *version, char **out,
+                            ft_error *err)
 {
     char id[128];
     ft_model_id_compute(net, id, sizeof id);
@@ -623,6 +757,17 @@ static ft_status build_meta(ft_net *net, const part_desc *pd, const char *versio
     cJSON_AddStringToObject(src, "weights", pd->manifest);
     cJSON_AddStringToObject(src, "parts", pd->part);
     cJSON_AddStringToObject(src, "expects", pd->expects);
+    if (pd->bit == FT_IMPORT_SSD) { /* src/ssdMobilenetv1/SsdMobilenetv1.ts, SsdMobilenetv1Options.ts */
+        cJSON *d = cJSON_AddObjectToObject(m, "detector");
+        cJSON_AddStringToObject(d, "kind", "ssd");
+        cJSON_AddNumberToObject(d, "input_size", FT_FACEAPI_SSD_INPUT);
+        cJSON_AddNumberToObject(d, "score_threshold", FT_FACEAPI_SSD_SCORE);
+        cJSON_AddNumberToObject(d, "iou_threshold", FT_FACEAPI_SSD_IOU);
+        cJSON_AddNumberToObject(d, "max_results", FT_FACEAPI_SSD_MAX_RESULTS);
+        cJSON *h = cJSON_AddArrayToObject(d, "heads");
+        for (int k = 0; k < 6; k++) cJSON_AddItemToArray(h, cJSON_CreateIntArray(b->heads[k], 2));
+        cJSON_AddStringToObject(d, "priors", FT_AUX_PREFIX "priors");
+    }
     if (pd->bit == FT_IMPORT_TINY) { /* the decoding constants, as data (src/tinyFaceDetector/const.ts) */
         cJSON *d = cJSON_AddObjectToObject(m, "detector");
         cJSON_AddStringToObject(d, "kind", "tiny");
@@ -688,8 +833,30 @@ static ft_status import_part(const char *model_dir, const part_desc *pd, ft_ckpt
         goto done;
     }
     if ((st = fill_params(b, net))) goto done;
-    if ((st = build_meta(net, pd, version, &meta, err))) goto done;
+    if ((st = build_meta(net, b, pd, version, &meta, err))) goto done;
     if ((st = ft_net_to_checkpoint(net, out, err))) goto done;
+    if (b->aux) { /* the SSD priors (1, N, 4) -> aux/priors (N, 4) */
+        ft_ckpt_tensor *t = realloc(out->tensors, (size_t)(out->n_tensors + 1) * sizeof *t);
+        if (!t) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            goto done;
+        }
+        out->tensors = t;
+        t = &out->tensors[out->n_tensors];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%spriors", FT_AUX_PREFIX);
+        t->ndim = 2;
+        t->dims[0] = b->aux->dims[1];
+        t->dims[1] = 4;
+        t->count = b->aux->count;
+        t->data = malloc(t->count * sizeof(float));
+        if (!t->data) {
+            st = ft_error_set(err, FT_ENOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(t->data, b->aux->data, t->count * sizeof(float));
+        out->n_tensors++;
+    }
     out->threshold = pd->bit == FT_IMPORT_ENCODER ? FT_FACEAPI_THRESHOLD : 0.0f;
     free(out->meta_json);
     out->meta_json = meta;

@@ -44,12 +44,12 @@
 
 typedef enum {
     L_CONV, L_DENSE, L_RELU, L_FLATTEN, L_GAP, L_L2NORM, L_MAXPOOL, L_AVGPOOL,
-    L_DROPOUT, L_BATCHNORM, L_SCALE, L_ADD, L_LEAKY, L_PAD, L_NTYPES
+    L_DROPOUT, L_BATCHNORM, L_SCALE, L_ADD, L_LEAKY, L_PAD, L_RELU6, L_NTYPES
 } ltype;
 
 static const char *const k_type_names[L_NTYPES] = {
     "conv2d", "dense", "relu", "flatten", "gap", "l2norm", "maxpool", "avgpool",
-    "dropout", "batchnorm", "scale", "add", "leaky", "pad"};
+    "dropout", "batchnorm", "scale", "add", "leaky", "pad", "relu6"};
 
 typedef struct {
     int c, h, w;
@@ -206,6 +206,7 @@ static const char *const k_allowed[L_NTYPES][8] = {
     [L_SCALE] = {"bias", NULL},
     [L_ADD] = {"from", "zero_pad", NULL},
     [L_LEAKY] = {"alpha", NULL},
+    [L_RELU6] = {NULL},
     [L_PAD] = {"top", "left", "bottom", "right", NULL},
 };
 
@@ -327,6 +328,7 @@ static ft_status parse_layer(ft_net *net, int i, const cJSON *o, ft_error *err)
         l->w_n = (size_t)l->units * shape_size(in);
         l->b_n = l->has_bias ? (size_t)l->units : 0;
         break;
+    case L_RELU6:
     case L_RELU:
     case L_DROPOUT:
         if (l->type == L_DROPOUT && (st = get_float(&f, "rate", NAN, 0.0f, 0.99f, 0, &l->rate)))
@@ -657,6 +659,16 @@ float *ft_net_grads(ft_net *net) { return net->g; }
 void ft_net_zero_grad(ft_net *net) { memset(net->g, 0, net->n_w * sizeof(float)); }
 void ft_net_seed_dropout(ft_net *net, uint64_t seed) { net->dropout_rng = ft_rng_derive(seed, 0xD0).s; }
 
+const float *ft_net_layer_output(const ft_net *net, int i, int *c, int *h, int *w)
+{
+    if (i < 0 || i >= net->n) return NULL;
+    const layer *l = &net->L[i];
+    *c = l->osh.c;
+    *h = l->osh.h;
+    *w = l->osh.w;
+    return l->out;
+}
+
 const ft_param *ft_net_params(const ft_net *net, int *n)
 {
     *n = net->n_params;
@@ -793,6 +805,7 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
         case L_DENSE: ft_dense_forward(l->out, in, w, b, B, (int)shape_size(l->ish), l->units); break;
         case L_RELU: ft_relu_forward(l->out, in, n); break;
         case L_LEAKY: ft_leaky_forward(l->out, in, n, l->alpha); break;
+        case L_RELU6: ft_relu6_forward(l->out, in, n); break;
         case L_PAD: {
             ft_pad_shape s = pad_shape(l, B);
             ft_pad_forward(l->out, in, &s);
@@ -875,6 +888,9 @@ void ft_net_backward(ft_net *net, const float *dembed, int B)
             break;
         case L_LEAKY:
             if (din) ft_leaky_backward(din, l->dout, l->out, n, l->alpha);
+            break;
+        case L_RELU6:
+            if (din) ft_relu6_backward(din, l->dout, l->out, n);
             break;
         case L_PAD: {
             ft_pad_shape s = pad_shape(l, B);
@@ -997,7 +1013,9 @@ ft_status ft_net_load_tensors(ft_net *net, const ft_ckpt *ck, const char *prefix
     if (prefix) return FT_OK;
     for (int k = 0; k < ck->n_tensors; k++) {
         const char *nm = ck->tensors[k].name;
-        if (!strncmp(nm, "opt/", 4) || !strncmp(nm, FT_CALIB_PREFIX, strlen(FT_CALIB_PREFIX))) continue;
+        if (!strncmp(nm, "opt/", 4) || !strncmp(nm, FT_CALIB_PREFIX, strlen(FT_CALIB_PREFIX)) ||
+            !strncmp(nm, FT_AUX_PREFIX, strlen(FT_AUX_PREFIX)))
+            continue;
         int found = 0;
         for (int j = 0; j < net->n_params && !found; j++) found = !strcmp(net->params[j].name, nm);
         if (!found)

@@ -312,6 +312,12 @@ static void check_detector(unsigned part, const char *kind)
     cJSON_Delete(root);
 }
 
+static void test_ssd_detector_parity(void **state)
+{
+    (void)state;
+    check_detector(FT_IMPORT_SSD, "ssd");
+}
+
 static void test_tiny_detector_parity(void **state)
 {
     (void)state;
@@ -380,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_encoder_parity),
         cmocka_unit_test(test_landmarks_parity),
         cmocka_unit_test(test_tiny_detector_parity),
+        cmocka_unit_test(test_ssd_detector_parity),
         cmocka_unit_test(test_checkpoint_metadata),
         cmocka_unit_test(test_refusals),
     };

@@ -497,6 +497,35 @@ static void leaky_fwd(void *p, float *out)
     ft_leaky_forward(out, c->inp, c->n, c->alpha);
 }
 
+static void relu6_fwd(void *p, float *out)
+{
+    leaky_ctx *c = p;
+    ft_relu6_forward(out, c->inp, c->n);
+}
+
+static void test_relu6(void **state)
+{
+    (void)state;
+    ft_rng r = ft_rng_derive(82, 1);
+    const size_t n = 64;
+    leaky_ctx c = {falloc(n), n, 0};
+    for (size_t i = 0; i < n; i++) { /* away from the kinks at 0 and 6 */
+        float m = 0.1f + 5.8f * ft_rng_uniform(&r);
+        c.inp[i] = (i % 3 == 0) ? -m : (i % 3 == 1) ? m : 6.1f + m;
+    }
+    float *out = falloc(n), *R = falloc(n), *din = falloc(n);
+    fill_uniform(R, n, -1, 1, &r);
+    relu6_fwd(&c, out);
+    for (size_t i = 0; i < n; i++) assert_true(out[i] == fminf(fmaxf(c.inp[i], 0.0f), 6.0f));
+    ft_relu6_backward(din, R, out, n);
+    objective o = {relu6_fwd, &c, out, R, n};
+    CHECK_GRAD(&o, c.inp, din, n, 1e-2f, 1e-2, 1e-3, "relu6");
+    float *din1 = fdup(din, n);
+    ft_relu6_backward(din, R, out, n);
+    assert_scaled(din, din1, n, 2, ACCUM_TOL);
+    free(c.inp), free(out), free(R), free(din), free(din1);
+}
+
 static void test_leaky(void **state)
 {
     (void)state;
@@ -1038,7 +1067,7 @@ int main(void)
         cmocka_unit_test(test_conv_groups),    cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_conv_pointwise), cmocka_unit_test(test_pad), cmocka_unit_test(test_conv_chunks),
         cmocka_unit_test(test_conv_workspace), cmocka_unit_test(test_dense), cmocka_unit_test(test_dense_batch1_matches_batch),
-        cmocka_unit_test(test_relu), cmocka_unit_test(test_leaky),           cmocka_unit_test(test_maxpool), cmocka_unit_test(test_maxpool_pad_extra),
+        cmocka_unit_test(test_relu), cmocka_unit_test(test_leaky), cmocka_unit_test(test_relu6),           cmocka_unit_test(test_maxpool), cmocka_unit_test(test_maxpool_pad_extra),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_scale),          cmocka_unit_test(test_add), cmocka_unit_test(test_add_pad),

@@ -60,8 +60,9 @@ static const char *k_tf_same =
     "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,\"groups\":4,\"bias\":false}," /* 3 */
     "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":1},"                          /* 4 (3,4,4) */
     "{\"type\":\"leaky\",\"alpha\":0.2},"                                         /* 5 */
-    "{\"type\":\"maxpool\",\"kernel\":2,\"stride\":1,\"padding\":\"same\"},"      /* 6 (3,4,4) */
-    "{\"type\":\"flatten\"},"                                                    /* 7 */
+    "{\"type\":\"relu6\"},"                                                      /* 6 */
+    "{\"type\":\"maxpool\",\"kernel\":2,\"stride\":1,\"padding\":\"same\"},"      /* 7 (3,4,4) */
+    "{\"type\":\"flatten\"},"                                                    /* 8 */
     "{\"type\":\"dense\",\"units\":5}]}";
 
 static void expect_spec_error(const char *json, const char *needle)
@@ -115,6 +116,7 @@ static void test_spec_errors(void **state)
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"pad\",\"top\":-1}]}", "layer 0 (pad): 'top' must be between");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"pad\",\"right\":1.5}]}", "layer 0 (pad): 'right' must be an integer");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"leaky\",\"alpha\":2}]}", "layer 0 (leaky): 'alpha'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"relu6\",\"max\":5}]}", "layer 0 (relu6): 'max' is not a field");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"maxpool\",\"kernel\":2,\"padding\":\"valid\"}]}",
                       "layer 0 (maxpool): 'padding' must be an integer or \"same\"");
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"avgpool\",\"kernel\":2,\"padding\":\"same\"}]}",
@@ -253,7 +255,7 @@ static void test_tf_same_net(void **state)
     assert_non_null(strstr(buf, "t0 l0 b1 r1 -> (3,9,9)"));
     ft_net_describe_layer(net, 1, buf, sizeof buf);
     assert_non_null(strstr(buf, "-> (4,4,4)"));
-    ft_net_describe_layer(net, 6, buf, sizeof buf);
+    ft_net_describe_layer(net, 7, buf, sizeof buf);
     assert_non_null(strstr(buf, "2x2/1 same -> (3,4,4)"));
     ft_net_free(net);
     check_whole_net_gradient(k_tf_same);

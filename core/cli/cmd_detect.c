@@ -28,12 +28,13 @@ int cmd_detect(int argc, char **argv)
             break;
         case 'J': json = 1; break;
         case 'h':
-            printf("usage: facetwin detect --model MODEL IMAGE [--detector tiny] [--score S] [--json]\n\n"
+            printf("usage: facetwin detect --model MODEL IMAGE [--detector ssd|tiny] [--score S] [--json]\n\n"
                    "Finds faces in a photo (JPEG, PNG, PNM; EXIF orientation applied) with a detector\n"
-                   "checkpoint written by 'facetwin import --from face-api --parts tiny'. Prints one line\n"
-                   "per face, 'x y w h score' in pixels of the original photo, highest score first\n"
-                   "(face-api's defaults: input 416, score > 0.5, NMS IoU 0.4; --score overrides the\n"
-                   "threshold). --detector names the kind the model must be (only tiny so far).\n");
+                   "checkpoint written by 'facetwin import --from face-api --parts ssd' (or tiny). Prints\n"
+                   "one line per face, 'x y w h score' in pixels of the original photo, highest score\n"
+                   "first (face-api's defaults: ssd input 512, score > 0.5, NMS IoU 0.5, at most 100;\n"
+                   "tiny input 416, score > 0.5, NMS IoU 0.4; --score overrides the threshold).\n"
+                   "--detector names the kind the model must be.\n");
             return FT_EXIT_OK;
         default: return cli_usage("detect", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -47,7 +48,7 @@ int cmd_detect(int argc, char **argv)
     ft_detector *d;
     if (ft_detector_load(model, &d, &err)) return cli_fail(&err);
     if (kind && strcmp(kind, ft_detector_kind(d))) {
-        ft_error_set(&err, FT_EMISMATCH, "%s: is a %s detector, not %s (the SSD detector is not imported yet)",
+        ft_error_set(&err, FT_EMISMATCH, "%s: is a %s detector, not %s (import the other with --parts)",
                      model, ft_detector_kind(d), kind);
         ft_detector_free(d);
         return cli_fail(&err);
@@ -61,8 +62,8 @@ int cmd_detect(int argc, char **argv)
     int n;
     ft_detect_opts o = {(float)score, 0};
     ft_status st = ft_detect(d, &img, &o, &f, &n, &err);
-    ft_detector_free(d);
     if (st) {
+        ft_detector_free(d);
         ft_image_free(&img);
         return cli_fail(&err);
     }
@@ -71,7 +72,7 @@ int cmd_detect(int argc, char **argv)
         cJSON_AddStringToObject(j, "image", path);
         cJSON_AddNumberToObject(j, "width", img.w);
         cJSON_AddNumberToObject(j, "height", img.h);
-        cJSON_AddStringToObject(j, "detector", kind ? kind : "tiny");
+        cJSON_AddStringToObject(j, "detector", ft_detector_kind(d));
         cJSON_AddNumberToObject(j, "faces_detected", n);
         cJSON *arr = cJSON_AddArrayToObject(j, "faces");
         for (int i = 0; i < n; i++) {
@@ -89,6 +90,7 @@ int cmd_detect(int argc, char **argv)
         fprintf(stderr, "%s: %d face(s)\n", path, n);
     }
     free(f);
+    ft_detector_free(d);
     ft_image_free(&img);
     return FT_EXIT_OK;
 }

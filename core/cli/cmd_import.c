@@ -20,6 +20,7 @@ static unsigned parse_parts(const char *s, char *bad, size_t n)
         if (!strcmp(tok, "encoder")) bits |= FT_IMPORT_ENCODER;
         else if (!strcmp(tok, "landmarks")) bits |= FT_IMPORT_LANDMARKS;
         else if (!strcmp(tok, "tiny")) bits |= FT_IMPORT_TINY;
+        else if (!strcmp(tok, "ssd")) bits |= FT_IMPORT_SSD;
         else {
             snprintf(bad, n, "%s", tok);
             return 0;
@@ -45,14 +46,14 @@ int cmd_import(int argc, char **argv)
         case 'p': parts = optarg; break;
         case 'J': json = 1; break;
         case 'h':
-            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder|landmarks|tiny] [--json]\n\n"
+            printf("usage: facetwin import --from face-api --src DIR --out MODEL [--parts encoder|landmarks|tiny|ssd] [--json]\n\n"
                    "Converts a pretrained network into a facetwin checkpoint. --from face-api: DIR is the\n"
                    "model/ folder of @vladmandic/face-api (or the package folder holding it), fetched by\n"
                    "deploy/fetch-face-api.sh. --parts encoder (the default) writes FaceRecognitionNet:\n"
                    "150x150 RGB face crop -> 128-d descriptor, threshold 0.6 (the authors' recommendation).\n"
                    "--parts landmarks writes FaceLandmark68Net: 112x112 RGB face crop -> 68 (x, y) points\n"
-                   "relative to the crop. --parts tiny writes the TinyFaceDetector (facetwin detect).\n"
-                   "One part per checkpoint; the SSD detector is not imported yet.\n");
+                   "relative to the crop. --parts ssd / tiny write SsdMobilenetv1 / TinyFaceDetector for\n"
+                   "facetwin detect. One part per checkpoint.\n");
             return FT_EXIT_OK;
         default: return cli_usage("import", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -63,9 +64,9 @@ int cmd_import(int argc, char **argv)
     char bad[64] = "";
     unsigned bits = parse_parts(parts, bad, sizeof bad);
     if (!bits)
-        return cli_usage("import", "--parts: '%s' is not available (so far 'encoder', 'landmarks' or "
-                                   "'tiny'; the SSD detector comes later)", bad[0] ? bad : parts);
-    if (bits != FT_IMPORT_ENCODER && bits != FT_IMPORT_LANDMARKS && bits != FT_IMPORT_TINY)
+        return cli_usage("import", "--parts: '%s' is not available (one of 'encoder', 'landmarks', "
+                                   "'tiny', 'ssd')", bad[0] ? bad : parts);
+    if (bits != FT_IMPORT_ENCODER && bits != FT_IMPORT_LANDMARKS && bits != FT_IMPORT_TINY && bits != FT_IMPORT_SSD)
         return cli_usage("import", "--parts: one part per checkpoint so far (got '%s')", parts);
     ft_error err = {0};
     ft_ckpt ck;

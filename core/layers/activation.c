@@ -1,4 +1,4 @@
-/* activation.c — element-wise activations. ReLU and leaky ReLU.
+/* activation.c — element-wise activations. ReLU, ReLU6 and leaky ReLU.
  *
  * Shapes: n elements, any layout. Forward may run in place (out == inp).
  * Backward reads the forward's output rather than its input: out > 0 exactly
@@ -31,4 +31,17 @@ void ft_leaky_backward(float *dinp, const float *dout, const float *out, size_t 
 {
     if (!dinp) return;
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : alpha * dout[i];
+}
+
+/* ReLU6 (tf.clipByValue(x, 0, 6), MobileNet's): the gradient passes where
+ * 0 < out < 6, read from out as ReLU does. */
+void ft_relu6_forward(float *out, const float *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i] > 6.0f ? 6.0f : inp[i];
+}
+
+void ft_relu6_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+    if (!dinp) return;
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f && out[i] < 6.0f ? dout[i] : 0.0f;
 }

@@ -52,6 +52,11 @@ void ft_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
 void ft_relu_forward(float *out, const float *inp, size_t n);
 void ft_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
+/* ---- relu6: out = min(max(inp, 0), 6) (tf.clipByValue(x, 0, 6)); out may alias inp.
+ * backward passes dout where 0 < out < 6. */
+void ft_relu6_forward(float *out, const float *inp, size_t n);
+void ft_relu6_backward(float *dinp, const float *dout, const float *out, size_t n);
+
 /* ---- leaky relu: out = inp > 0 ? inp : alpha * inp; n elements. --------
  * out may alias inp; backward reads out (same sign as inp for alpha > 0). */
 void ft_leaky_forward(float *out, const float *inp, size_t n, float alpha);

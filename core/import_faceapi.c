@@ -45,6 +45,7 @@
 
 #include "facetwin/model.h"
 #include "facetwin/net.h"
+#include "facetwin/pipeline.h"
 #include "tfjs_weights.h"
 
 #define FACEAPI_INPUT 150
@@ -875,6 +876,38 @@ ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out,
     memset(out, 0, sizeof *out);
     for (size_t k = 0; k < sizeof k_parts / sizeof k_parts[0]; k++)
         if (parts == k_parts[k].bit) return import_part(model_dir, &k_parts[k], out, err);
-    return ft_error_set(err, FT_EUNSUPPORTED,
-                        "face-api import: one part at a time so far (--parts encoder, landmarks or tiny)");
+    if (!(parts & FT_IMPORT_ENCODER) || (parts & ~FT_IMPORT_ALL))
+        return ft_error_set(err, FT_EUNSUPPORTED,
+                            "face-api import: several parts need the encoder (it is the checkpoint's own net)");
+    /* a combined checkpoint: the encoder, the others under aux/<part>/ (include/facetwin/pipeline.h) */
+    ft_status st = import_part(model_dir, &k_parts[0], out, err);
+    for (size_t k = 1; !st && k < sizeof k_parts / sizeof k_parts[0]; k++) {
+        if (!(parts & k_parts[k].bit)) continue;
+        ft_ckpt part;
+        if ((st = import_part(model_dir, &k_parts[k], &part, err))) break;
+        st = ft_ckpt_add_part(out, k_parts[k].part, &part, err);
+        ft_ckpt_free(&part);
+    }
+    if (!st) { /* the combined checkpoint says what it holds and expects */
+        cJSON *m = cJSON_Parse(out->meta_json);
+        cJSON *src = cJSON_GetObjectItemCaseSensitive(m, "source");
+        char list[96] = "encoder";
+        for (size_t k = 1; k < sizeof k_parts / sizeof k_parts[0]; k++)
+            if (parts & k_parts[k].bit) snprintf(list + strlen(list), sizeof list - strlen(list), ",%s", k_parts[k].part);
+        if (src) {
+            cJSON_ReplaceItemInObjectCaseSensitive(src, "parts", cJSON_CreateString(list));
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                src, "expects",
+                cJSON_CreateString("whole photos (facetwin detect / align: detector, landmarks, alignment, encoder) or "
+                                   "face crops (embed / verify: the encoder alone)"));
+        }
+        char *txt = m ? cJSON_PrintUnformatted(m) : NULL;
+        cJSON_Delete(m);
+        if (txt) {
+            free(out->meta_json);
+            out->meta_json = txt;
+        }
+    }
+    if (st) ft_ckpt_free(out);
+    return st;
 }

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "facetwin/detect.h"
 #include "facetwin/image.h"
+#include "facetwin/pipeline.h"
 
 int cmd_detect(int argc, char **argv)
 {
@@ -30,7 +31,8 @@ int cmd_detect(int argc, char **argv)
         case 'h':
             printf("usage: facetwin detect --model MODEL IMAGE [--detector ssd|tiny] [--score S] [--json]\n\n"
                    "Finds faces in a photo (JPEG, PNG, PNM; EXIF orientation applied) with a detector\n"
-                   "checkpoint written by 'facetwin import --from face-api --parts ssd' (or tiny). Prints\n"
+                   "pipeline checkpoint of 'facetwin import --from face-api' (or a --parts ssd / tiny one).\n"
+                   "--detector picks one (default ssd). Prints\n"
                    "one line per face, 'x y w h score' in pixels of the original photo, highest score\n"
                    "first (face-api's defaults: ssd input 512, score > 0.5, NMS IoU 0.5, at most 100;\n"
                    "tiny input 416, score > 0.5, NMS IoU 0.4; --score overrides the threshold).\n"
@@ -45,17 +47,18 @@ int cmd_detect(int argc, char **argv)
         return cli_usage("detect", "--detector must be ssd or tiny (got '%s')", kind);
     const char *path = argv[optind];
     ft_error err = {0};
-    ft_detector *d;
-    if (ft_detector_load(model, &d, &err)) return cli_fail(&err);
-    if (kind && strcmp(kind, ft_detector_kind(d))) {
-        ft_error_set(&err, FT_EMISMATCH, "%s: is a %s detector, not %s (import the other with --parts)",
-                     model, ft_detector_kind(d), kind);
-        ft_detector_free(d);
+    ft_pipeline p;
+    if (ft_pipeline_load(model, &p, &err)) return cli_fail(&err);
+    ft_detector *d = kind ? (!strcmp(kind, "ssd") ? p.ssd : p.tiny) : (p.ssd ? p.ssd : p.tiny);
+    if (!d) {
+        ft_error_set(&err, FT_EMISMATCH, "%s: holds no %s detector (facetwin import --from face-api --parts all)", model,
+                     kind ? kind : "");
+        ft_pipeline_free(&p);
         return cli_fail(&err);
     }
     ft_image img;
     if (ft_image_load(path, NULL, &img, &err)) {
-        ft_detector_free(d);
+        ft_pipeline_free(&p);
         return cli_fail(&err);
     }
     ft_face_box *f;
@@ -63,7 +66,7 @@ int cmd_detect(int argc, char **argv)
     ft_detect_opts o = {(float)score, 0};
     ft_status st = ft_detect(d, &img, &o, &f, &n, &err);
     if (st) {
-        ft_detector_free(d);
+        ft_pipeline_free(&p);
         ft_image_free(&img);
         return cli_fail(&err);
     }
@@ -90,7 +93,7 @@ int cmd_detect(int argc, char **argv)
         fprintf(stderr, "%s: %d face(s)\n", path, n);
     }
     free(f);
-    ft_detector_free(d);
+    ft_pipeline_free(&p);
     ft_image_free(&img);
     return FT_EXIT_OK;
 }

@@ -33,6 +33,7 @@ extern "C" {
 #define FT_IMPORT_TINY 4u      /* TinyFaceDetector: 416x416 -> 13x13 cells x 5 anchors x 5 (see detect.h) */
 
 #define FT_IMPORT_SSD 8u       /* SsdMobilenetv1: 512x512 -> 6 predictor heads + aux/priors (see detect.h) */
+#define FT_IMPORT_ALL (FT_IMPORT_ENCODER | FT_IMPORT_LANDMARKS | FT_IMPORT_TINY | FT_IMPORT_SSD)
 #define FT_FACEAPI_SSD_MANIFEST "ssd_mobilenetv1_model-weights_manifest.json"
 #define FT_FACEAPI_SSD_INPUT 512     /* SsdMobilenetv1.forwardInput */
 #define FT_FACEAPI_SSD_SCORE 0.5f    /* SsdMobilenetv1Options minConfidence */
@@ -44,8 +45,10 @@ extern "C" {
 #define FT_FACEAPI_TINY_IOU 0.4f     /* src/tinyFaceDetector/const.ts IOU_THRESHOLD */
 
 /* model_dir: the package's model/ folder (or the package folder holding it).
- * parts: one of FT_IMPORT_ENCODER, FT_IMPORT_LANDMARKS, FT_IMPORT_TINY, FT_IMPORT_SSD (one checkpoint per
- * network so far). The landmark checkpoint's "embedding" is the 136 outputs. */
+ * parts: one of FT_IMPORT_ENCODER, FT_IMPORT_LANDMARKS, FT_IMPORT_TINY, FT_IMPORT_SSD (a checkpoint
+ * of that network alone; the landmark checkpoint's "embedding" is the 136 outputs), or the
+ * encoder with any others (FT_IMPORT_ALL: the whole photo pipeline in one checkpoint, see
+ * facetwin/pipeline.h). */
 ft_status ft_import_faceapi(const char *model_dir, unsigned parts, ft_ckpt *out, ft_error *err);
 
 #ifdef __cplusplus

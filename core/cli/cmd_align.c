@@ -40,6 +40,10 @@ static cJSON *box_json(const ft_face_box *b)
     return cJSON_CreateDoubleArray(v, 4);
 }
 
+static int align_one(ft_pipeline *pp, ft_detector *det, const char *path, const char *out, int json, long canvas,
+                     long face, ft_image *imgp, ft_image *bigp, ft_image *cropp, ft_face **fp, int *np, float **xp,
+                     ft_error *err);
+
 int cmd_align(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", 1, 0, 'm'}, {"detector", 1, 0, 'd'}, {"out", 1, 0, 'o'},
@@ -76,7 +80,9 @@ int cmd_align(int argc, char **argv)
         }
     }
     if (!model) return cli_usage("align", "--model is required");
-    if (optind != argc - 1) return cli_usage("align", "exactly one IMAGE is required");
+    if (optind >= argc) return cli_usage("align", "an IMAGE is required");
+    if (optind != argc - 1 && (out || !json))
+        return cli_usage("align", "several images need --json without --out (one JSON line each)");
     if (kind && strcmp(kind, "ssd") && strcmp(kind, "tiny"))
         return cli_usage("align", "--detector must be ssd or tiny (got '%s')", kind);
     if (!out && !json) return cli_usage("align", "--out or --json is required");
@@ -94,38 +100,70 @@ int cmd_align(int argc, char **argv)
                      model, kind ? kind : "a");
         goto done;
     }
-    if (ft_image_load(argv[optind], NULL, &img, &err)) goto done;
-    if (canvas && on_canvas(&img, (int)canvas, &big, &err)) goto done;
+    for (int a = optind; a < argc; a++) {
+        ft_image_free(&img);
+        ft_image_free(&big);
+        free(f);
+        f = NULL;
+        if (align_one(&p, det, argv[a], out, json, canvas, face, &img, &big, &crop, &f, &n, &x, &err)) goto done;
+    }
+    rc = FT_EXIT_OK;
+    goto done_quiet;
+done:
+    if (rc) rc = cli_fail(&err);
+done_quiet:
+    free(x);
+    free(f);
+    ft_image_free(&crop);
+    ft_image_free(&big);
+    ft_image_free(&img);
+    ft_pipeline_free(&p);
+    return rc;
+}
+
+/* One image: detect, align, write/print. Returns nonzero (err set) on failure. */
+static int align_one(ft_pipeline *pp, ft_detector *det, const char *path, const char *out, int json, long canvas,
+                     long face, ft_image *imgp, ft_image *bigp, ft_image *cropp, ft_face **fp, int *np, float **xp,
+                     ft_error *err)
+{
+    ft_pipeline p = *pp;
+    ft_image img, big = {0}, crop = {0};
+    ft_face *f = NULL;
+    int n = 0, rc = 1;
+    float *x = *xp;
+    if (ft_image_load(path, NULL, &img, err)) return 1;
+    *imgp = img;
+    if (canvas && on_canvas(&img, (int)canvas, &big, err)) goto done;
     const ft_image *src = canvas ? &big : &img;
-    if (ft_faces_find(det, p.landmarks, src, &f, &n, &err)) goto done;
+    if (ft_faces_find(det, p.landmarks, src, &f, &n, err)) goto done;
     if (n == 0 || face >= n) {
-        ft_error_set(&err, FT_EINVAL, "%s: %s", argv[optind], n ? "no face with that index" : "no face found");
-        if (json && n == 0) { /* an answer, not a failure, for scripts */
+        if (json && n == 0 && !out) { /* an answer, not a failure, for scripts */
             cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "image", argv[optind]);
+            cJSON_AddStringToObject(j, "image", path);
             cJSON_AddNumberToObject(j, "faces_detected", 0);
             cJSON_AddItemToObject(j, "faces", cJSON_CreateArray());
             cli_print_json(j);
-            rc = out ? FT_EXIT_ERROR : FT_EXIT_OK;
-            if (rc) cli_fail(&err);
-            goto done_quiet;
+            rc = 0;
+            goto done;
         }
+        ft_error_set(err, FT_EINVAL, "%s: %s", path, n ? "no face with that index" : "no face found");
         goto done;
     }
     const ft_input_spec *es = ft_net_input(p.encoder);
     if (out) {
-        if (ft_face_crop_image(src, &f[face].crop, es->width, &crop, &err)) goto done;
-        if (ft_image_write_png(out, &crop, &err)) goto done;
+        if (ft_face_crop_image(src, &f[face].crop, es->width, &crop, err)) goto done;
+        if (ft_image_write_png(out, &crop, err)) goto done;
     }
     if (json) {
-        x = malloc(3 * (size_t)es->width * es->height * sizeof(float));
+        if (!x) x = malloc(3 * (size_t)es->width * es->height * sizeof(float));
+        *xp = x;
         float e[512];
         if (!x || ft_net_embed_dim(p.encoder) > 512) {
-            ft_error_set(&err, FT_ENOMEM, "out of memory");
+            ft_error_set(err, FT_ENOMEM, "out of memory");
             goto done;
         }
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "image", argv[optind]);
+        cJSON_AddStringToObject(j, "image", path);
         cJSON_AddStringToObject(j, "detector", ft_detector_kind(det));
         cJSON_AddNumberToObject(j, "faces_detected", n);
         cJSON *arr = cJSON_AddArrayToObject(j, "faces");
@@ -136,7 +174,7 @@ int cmd_align(int argc, char **argv)
             cJSON_AddItemToObject(o, "landmarks", cJSON_CreateFloatArray(&f[i].landmarks[0][0], 2 * FT_LANDMARKS));
             cJSON_AddItemToObject(o, "aligned", box_json(&f[i].aligned));
             cJSON_AddItemToObject(o, "crop", box_json(&f[i].crop));
-            if (ft_face_input(src, &f[i].crop, es->width, es, x, &err) || ft_net_embed(p.encoder, x, 1, e, &err)) {
+            if (ft_face_input(src, &f[i].crop, es->width, es, x, err) || ft_net_embed(p.encoder, x, 1, e, err)) {
                 cJSON_Delete(j);
                 goto done;
             }
@@ -145,18 +183,14 @@ int cmd_align(int argc, char **argv)
         }
         cli_print_json(j);
     } else {
-        fprintf(stderr, "%s: %d face(s); wrote face %ld's %dx%d crop to %s\n", argv[optind], n, face, es->width,
+        fprintf(stderr, "%s: %d face(s); wrote face %ld's %dx%d crop to %s\n", path, n, face, es->width,
                 es->height, out);
     }
-    rc = FT_EXIT_OK;
+    rc = 0;
 done:
-    if (rc) rc = cli_fail(&err);
-done_quiet:
-    free(x);
-    free(f);
-    ft_image_free(&crop);
-    ft_image_free(&big);
-    ft_image_free(&img);
-    ft_pipeline_free(&p);
+    *bigp = big;
+    *cropp = crop;
+    *fp = f;
+    *np = n;
     return rc;
 }

@@ -51,8 +51,8 @@ int cmd_detect(int argc, char **argv)
     if (ft_pipeline_load(model, &p, &err)) return cli_fail(&err);
     ft_detector *d = kind ? (!strcmp(kind, "ssd") ? p.ssd : p.tiny) : (p.ssd ? p.ssd : p.tiny);
     if (!d) {
-        ft_error_set(&err, FT_EMISMATCH, "%s: holds no %s detector (facetwin import --from face-api --parts all)", model,
-                     kind ? kind : "");
+        ft_error_set(&err, FT_EMISMATCH, "%s: holds no %s%sdetector (facetwin import --from face-api --parts all)", model,
+                     kind ? kind : "", kind ? " " : "");
         ft_pipeline_free(&p);
         return cli_fail(&err);
     }

@@ -33,6 +33,7 @@
 #include "facetwin/image.h"
 #include "facetwin/import.h"
 #include "facetwin/layers.h"
+#include "facetwin/pipeline.h"
 #include "facetwin/model.h"
 #include "ft_test.h"
 
@@ -452,14 +453,57 @@ static void test_checkpoint_metadata(void **state)
     ft_test_rmtree(tmp);
 }
 
+/* --parts all: one checkpoint whose own net is the encoder (the encoder's loader skips aux/),
+ * and each part read back by ft_ckpt_part is exactly the single-part checkpoint. */
+static void test_combined_checkpoint(void **state)
+{
+    (void)state;
+    ft_error err = {0};
+    ft_ckpt all, enc;
+    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ALL, &all, &err), FT_OK, &err);
+    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ENCODER, &enc, &err), FT_OK, &err);
+    ft_net *net;
+    assert_status(ft_net_from_checkpoint(&all, &net, &err), FT_OK, &err);
+    assert_int_equal(ft_net_embed_dim(net), 128);
+    ft_net_free(net);
+    assert_string_equal(all.spec_json, enc.spec_json);
+    assert_non_null(strstr(all.meta_json, "\"parts\":\"encoder,landmarks,ssd,tiny\""));
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } parts[] = {{"landmarks", FT_IMPORT_LANDMARKS}, {"ssd", FT_IMPORT_SSD}, {"tiny", FT_IMPORT_TINY}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        ft_ckpt a, b;
+        assert_true(ft_ckpt_has_part(&all, parts[i].name));
+        assert_status(ft_ckpt_part(&all, parts[i].name, &a, &err), FT_OK, &err);
+        assert_status(ft_import_faceapi(g_model_dir, parts[i].bit, &b, &err), FT_OK, &err);
+        assert_string_equal(a.spec_json, b.spec_json);
+        assert_string_equal(a.meta_json, b.meta_json);
+        assert_int_equal(a.embed_dim, b.embed_dim);
+        assert_int_equal(a.n_tensors, b.n_tensors);
+        for (int k = 0; k < a.n_tensors; k++) {
+            assert_string_equal(a.tensors[k].name, b.tensors[k].name);
+            assert_int_equal(a.tensors[k].count, b.tensors[k].count);
+            assert_memory_equal(a.tensors[k].data, b.tensors[k].data, a.tensors[k].count * sizeof(float));
+        }
+        ft_ckpt_free(&a);
+        ft_ckpt_free(&b);
+    }
+    ft_ckpt none;
+    assert_status(ft_ckpt_part(&enc, "ssd", &none, &err), FT_EMISMATCH, &err);
+    assert_msg_has(&err, "holds no 'ssd'");
+    ft_ckpt_free(&all);
+    ft_ckpt_free(&enc);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
     ft_error err = {0};
     ft_ckpt ck;
-    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_ENCODER | FT_IMPORT_LANDMARKS, &ck, &err), FT_EUNSUPPORTED,
+    assert_status(ft_import_faceapi(g_model_dir, FT_IMPORT_LANDMARKS | FT_IMPORT_TINY, &ck, &err), FT_EUNSUPPORTED,
                   &err);
-    assert_msg_has(&err, "one part at a time");
+    assert_msg_has(&err, "several parts need the encoder");
     char tmp[4096];
     ft_test_tmpdir(tmp, sizeof tmp);
     assert_status(ft_import_faceapi(tmp, FT_IMPORT_ENCODER, &ck, &err), FT_EIO, &err);
@@ -490,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_ssd_detector_parity),
         cmocka_unit_test(test_pipeline_parity),
         cmocka_unit_test(test_checkpoint_metadata),
+        cmocka_unit_test(test_combined_checkpoint),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

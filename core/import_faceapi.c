@@ -1,4 +1,11 @@
-/* import_faceapi.c — face-api's FaceRecognitionNet as a facetwin spec + checkpoint.
+/* import_faceapi.c — face-api's networks as facetwin specs + checkpoints.
+ *
+ * Four networks, each written as a plain spec by a function that transcribes its
+ * forward pass: encoder_spec (below), landmarks_spec (denseBlock4 x4), tiny_spec
+ * (TinyYolov2 runMobilenet) and ssd_spec (MobileNet v1 + SSD heads); the
+ * TensorFlow details they share — 'same' padding that is asymmetric on a stride-2
+ * conv (a "pad" layer + a conv with padding 0), separable convs as a depthwise conv
+ * (groups = C) + a 1x1 conv — are in same_padding / sep_conv. The encoder first:
  *
  * The reference (the .ts files in src/faceRecognitionNet/ of @vladmandic/face-api 1.7.15,
  * the dlib ResNet-34-like face recognition model ported to tfjs), read line by

@@ -6,9 +6,13 @@
  * ft_import_faceapi rewrites a network as a facetwin architecture spec (plain
  * layers: conv2d, scale, relu, pools, zero-padded residual add, gap, dense)
  * plus its tensors, converted to facetwin's layouts, so the core runs it with
- * no face-api specific code. The encoder (FaceRecognitionNet, the 128-d face
- * descriptor of a 150x150 RGB crop) and the 68-point landmark net
- * (FaceLandmark68Net, 112x112 crop) are imported, each as its own checkpoint.
+ * no face-api specific code (plus pad, leaky, relu6, batchnorm for the others).
+ * Four networks: the encoder (FaceRecognitionNet, the 128-d face descriptor of
+ * a 150x150 RGB crop), the 68-point landmark net (FaceLandmark68Net, 112x112
+ * crop), and the two detectors (SsdMobilenetv1, TinyFaceDetector: decoding
+ * constants in the metadata, see detect.h). One part gives a checkpoint of that
+ * network alone; the encoder with others gives one whole-pipeline checkpoint
+ * (pipeline.h).
  *
  * Ownership: fills a ft_ckpt the caller releases with ft_ckpt_free.
  */

@@ -159,3 +159,39 @@ ft_status ft_faces_find(ft_detector *det, ft_net *lm, const ft_image *img, ft_fa
     *n = m;
     return FT_OK;
 }
+
+/* The similarity-transform variant (not face-api's): the same alignDlib square, but rotated
+ * about the eye/mouth reference point so the eye centres lie level; sampled bilinearly
+ * (pixel centres, zeros outside the image) straight into the encoder's input. */
+ft_status ft_face_input_rotated(const ft_image *img, const ft_face *f, int size, const ft_input_spec *spec, float *out,
+                                ft_error *err)
+{
+    double c[3][2];
+    center(f, 36, 42, &c[0][0], &c[0][1]);
+    center(f, 42, 48, &c[1][0], &c[1][1]);
+    center(f, 48, 68, &c[2][0], &c[2][1]);
+    const double S = f->crop.w > f->crop.h ? f->crop.w : f->crop.h;
+    if (!(S > 0)) return ft_error_set(err, FT_EINVAL, "empty face crop");
+    const double rx = (c[0][0] + c[1][0] + c[2][0]) / 3, ry = (c[0][1] + c[1][1] + c[2][1]) / 3;
+    const double a = atan2(c[1][1] - c[0][1], c[1][0] - c[0][0]), ca = cos(a), sa = sin(a);
+    const size_t plane = (size_t)size * size;
+    for (int v = 0; v < size; v++)
+        for (int u = 0; u < size; u++) {
+            double dx = (u + 0.5) * S / size - FT_DLIB_REL_X * S, dy = (v + 0.5) * S / size - FT_DLIB_REL_Y * S;
+            double sx = rx + ca * dx - sa * dy - 0.5, sy = ry + sa * dx + ca * dy - 0.5;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            double fx = sx - x0, fy = sy - y0;
+            for (int k = 0; k < 3; k++) {
+                double acc = 0;
+                for (int j = 0; j < 2; j++)
+                    for (int i = 0; i < 2; i++) {
+                        int x = x0 + i, y = y0 + j;
+                        if (x < 0 || y < 0 || x >= img->w || y >= img->h) continue;
+                        double wgt = (i ? fx : 1 - fx) * (j ? fy : 1 - fy);
+                        acc += wgt * img->data[((size_t)y * img->w + x) * img->c + (img->c == 3 ? k : 0)];
+                    }
+                out[k * plane + (size_t)v * size + u] = ((float)acc / 255.0f - spec->mean[k]) / spec->std[k];
+            }
+        }
+    return FT_OK;
+}

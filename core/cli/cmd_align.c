@@ -40,6 +40,8 @@ static cJSON *box_json(const ft_face_box *b)
     return cJSON_CreateDoubleArray(v, 4);
 }
 
+static int g_rotate; /* --rotate: the similarity-transform crop for descriptors */
+
 static int align_one(ft_pipeline *pp, ft_detector *det, const char *path, const char *out, int json, long canvas,
                      long face, ft_image *imgp, ft_image *bigp, ft_image *cropp, ft_face **fp, int *np, float **xp,
                      ft_error *err);
@@ -48,10 +50,11 @@ int cmd_align(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", 1, 0, 'm'}, {"detector", 1, 0, 'd'}, {"out", 1, 0, 'o'},
                                          {"canvas", 1, 0, 'c'}, {"face", 1, 0, 'f'},    {"json", 0, 0, 'J'},
-                                         {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+                                         {"help", 0, 0, 'h'},   {"rotate", 0, 0, 'r'}, {0, 0, 0, 0}};
     const char *model = NULL, *kind = NULL, *out = NULL;
     long canvas = 0, face = 0;
     int json = 0, c;
+    g_rotate = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -66,6 +69,7 @@ int cmd_align(int argc, char **argv)
             if (cli_int("align", "--face", optarg, 0, 1000, &face)) return FT_EXIT_USAGE;
             break;
         case 'J': json = 1; break;
+        case 'r': g_rotate = 1; break;
         case 'h':
             printf("usage: facetwin align --model MODEL IMAGE [--out face.png] [--detector ssd|tiny]\n"
                    "                      [--face K] [--canvas PX] [--json]\n\n"
@@ -74,7 +78,8 @@ int cmd_align(int argc, char **argv)
                    "face-api does (alignDlib: eye and mouth centres, axis-aligned), resized to the\n"
                    "encoder's 150x150. --out writes face K's crop (default 0, the highest score) as PNG.\n"
                    "--json prints every face: box, score, landmarks, aligned rect, crop and descriptor.\n"
-                   "--canvas PX centres the image on a PX x PX grey canvas first (tight crops like ORL).\n");
+                   "--canvas PX centres the image on a PX x PX grey canvas first (tight crops like ORL).\n"
+                   "--rotate (not face-api's): the same crop rotated so the eyes are level, for --json.\n");
             return FT_EXIT_OK;
         default: return cli_usage("align", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -174,7 +179,9 @@ static int align_one(ft_pipeline *pp, ft_detector *det, const char *path, const 
             cJSON_AddItemToObject(o, "landmarks", cJSON_CreateFloatArray(&f[i].landmarks[0][0], 2 * FT_LANDMARKS));
             cJSON_AddItemToObject(o, "aligned", box_json(&f[i].aligned));
             cJSON_AddItemToObject(o, "crop", box_json(&f[i].crop));
-            if (ft_face_input(src, &f[i].crop, es->width, es, x, err) || ft_net_embed(p.encoder, x, 1, e, err)) {
+            if ((g_rotate ? ft_face_input_rotated(src, &f[i], es->width, es, x, err)
+                          : ft_face_input(src, &f[i].crop, es->width, es, x, err)) ||
+                ft_net_embed(p.encoder, x, 1, e, err)) {
                 cJSON_Delete(j);
                 goto done;
             }

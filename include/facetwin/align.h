@@ -55,6 +55,12 @@ ft_status ft_face_landmarks(ft_net *lm, const ft_image *img, ft_face *f, ft_erro
 ft_status ft_face_input(const ft_image *img, const ft_face_box *rect, int size, const ft_input_spec *spec, float *out,
                         ft_error *err);
 
+/* Not face-api's: the alignDlib square rotated about its reference point so the two eye
+ * centres are level (a similarity transform), sampled bilinearly into the encoder's input.
+ * f must come from ft_face_landmarks. */
+ft_status ft_face_input_rotated(const ft_image *img, const ft_face *f, int size, const ft_input_spec *spec, float *out,
+                                ft_error *err);
+
 /* The same crop as an 8-bit RGB image a person can look at (rounded, clamped). */
 ft_status ft_face_crop_image(const ft_image *img, const ft_face_box *rect, int size, ft_image *out, ft_error *err);
 

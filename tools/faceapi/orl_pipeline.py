@@ -28,6 +28,7 @@ def main():
     ap.add_argument('--orl', default=os.path.join(os.path.dirname(__file__), '../../../shared/datasets/orl'))
     ap.add_argument('--canvas', type=int, default=300)
     ap.add_argument('--detector', default='ssd')
+    ap.add_argument('--rotate', action='store_true', help="facetwin's similarity-transform crop instead of face-api's")
     a = ap.parse_args()
     people = sorted((d for d in os.listdir(a.orl) if os.path.isdir(os.path.join(a.orl, d))), key=lambda s: int(s[1:]))
     files, labels = [], []
@@ -36,7 +37,7 @@ def main():
             files.append(os.path.join(a.orl, p, f))
             labels.append(i)
     recs = run_json_lines([a.facetwin, 'align', '--model', a.model, '--detector', a.detector, '--canvas', str(a.canvas),
-                           '--json'] + files)
+                           '--json'] + (['--rotate'] if a.rotate else []) + files)
     desc, missing = [], []
     for f, r in zip(files, recs):
         if r['faces_detected']:
@@ -84,7 +85,7 @@ def main():
             eer = (gap, t, ((1 - tp) + (1 - tn)) / 2)
     tp6, tn6 = rates(0.6)
     res = {
-        'images': len(files), 'faces_found': len(files) - len(missing), 'canvas': a.canvas, 'detector': a.detector,
+        'images': len(files), 'faces_found': len(files) - len(missing), 'canvas': a.canvas, 'detector': a.detector, 'rotate': a.rotate,
         'same_pairs': len(same), 'different_pairs': len(diff), 'auc': round(auc, 5),
         'eer': round(eer[2], 4), 'eer_threshold': round(eer[1], 3),
         'balanced_accuracy_at_0.6': round((tp6 + tn6) / 2, 4), 'far_at_0.6': round(1 - tn6, 4), 'frr_at_0.6': round(1 - tp6, 4),

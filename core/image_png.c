@@ -142,3 +142,35 @@ ft_status ft_png_decode(const uint8_t *bytes, size_t n, uint64_t max_pixels, ft_
     *out = ctx.img;
     return FT_OK;
 }
+
+/* ---- writing: 8-bit grey or RGB, for images a person looks at (facetwin align) ---- */
+
+ft_status ft_image_write_png(const char *path, const ft_image *img, ft_error *err)
+{
+    if (!img || !img->data || img->w < 1 || img->h < 1 || (img->c != 1 && img->c != 3))
+        return ft_error_set(err, FT_EINVAL, "%s: nothing to write", path);
+    FILE *f = fopen(path, "wb");
+    if (!f) return ft_error_set(err, FT_EIO, "%s: cannot create", path);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, NULL);
+        fclose(f);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        return ft_error_set(err, FT_EIO, "%s: write failed", path);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8,
+                 img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < img->h; y++) png_write_row(png, img->data + (size_t)y * img->w * img->c);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f)) return ft_error_set(err, FT_EIO, "%s: write failed", path);
+    return FT_OK;
+}

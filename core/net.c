@@ -40,15 +40,16 @@
 #define FT_L2NORM_EPS_DEFAULT 1e-12f
 #define FT_BN_MOMENTUM_DEFAULT 0.1f
 #define FT_BN_EPS_DEFAULT 1e-5f
+#define FT_LEAKY_ALPHA_DEFAULT 0.1f /* darknet's, and face-api's tiny detector's */
 
 typedef enum {
     L_CONV, L_DENSE, L_RELU, L_FLATTEN, L_GAP, L_L2NORM, L_MAXPOOL, L_AVGPOOL,
-    L_DROPOUT, L_BATCHNORM, L_SCALE, L_ADD, L_NTYPES
+    L_DROPOUT, L_BATCHNORM, L_SCALE, L_ADD, L_LEAKY, L_PAD, L_RELU6, L_NTYPES
 } ltype;
 
 static const char *const k_type_names[L_NTYPES] = {
     "conv2d", "dense", "relu", "flatten", "gap", "l2norm", "maxpool", "avgpool",
-    "dropout", "batchnorm", "scale", "add"};
+    "dropout", "batchnorm", "scale", "add", "leaky", "pad", "relu6"};
 
 typedef struct {
     int c, h, w;
@@ -61,6 +62,9 @@ typedef struct {
     int input, from;           /* producer indices; -1 = network input */
     shape3 ish, osh;           /* per-image input and output shapes */
     int filters, kernel, stride, pad, groups, has_bias, units;
+    int pad_extra;             /* maxpool "same": one more padding row/column at the end */
+    int pads[4];               /* pad: top, left, bottom, right */
+    float alpha;               /* leaky: negative slope */
     int zero_pad;              /* add: operands of different shapes, zero-extended (face-api) */
     float rate, momentum, eps;
     /* parameters: offsets into net->w / net->g */
@@ -130,6 +134,31 @@ static ft_status get_int(field_ctx *f, const char *field, int def, int lo, int h
     return FT_OK;
 }
 
+/* "padding": an integer (every side) or "same" (TensorFlow's rule: output
+ * ceil(in/stride), total padding max((out-1)*stride + k - in, 0), the odd cell
+ * at the bottom/right -> pad + pad_extra). "same" must pad both axes alike. */
+static ft_status get_padding(field_ctx *f, shape3 in, int kernel, int stride, int max_pad, int *pad,
+                             int *pad_extra)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->obj, "padding");
+    *pad_extra = 0;
+    if (!cJSON_IsString(v)) return get_int(f, "padding", 0, 0, max_pad, pad);
+    if (strcmp(v->valuestring, "same"))
+        return field_err(f, "padding", "must be an integer or \"same\"");
+    int total[2], dim[2] = {in.h, in.w};
+    for (int a = 0; a < 2; a++) {
+        int out = (dim[a] + stride - 1) / stride;
+        total[a] = (out - 1) * stride + kernel - dim[a];
+        if (total[a] < 0) total[a] = 0;
+    }
+    if (total[0] != total[1])
+        return field_err(f, "padding", "\"same\" needs the same padding on both axes (square input)");
+    *pad = total[0] / 2;
+    *pad_extra = total[0] - 2 * *pad;
+    if (*pad > max_pad) return field_err(f, "padding", "\"same\" pads more than the kernel allows");
+    return FT_OK;
+}
+
 static ft_status get_float(field_ctx *f, const char *field, float def, float lo, float hi,
                            int lo_open, float *out)
 {
@@ -176,6 +205,9 @@ static const char *const k_allowed[L_NTYPES][8] = {
     [L_BATCHNORM] = {"momentum", "eps", NULL},
     [L_SCALE] = {"bias", NULL},
     [L_ADD] = {"from", "zero_pad", NULL},
+    [L_LEAKY] = {"alpha", NULL},
+    [L_RELU6] = {NULL},
+    [L_PAD] = {"top", "left", "bottom", "right", NULL},
 };
 
 static ft_status check_fields(field_ctx *f, ltype t)
@@ -296,11 +328,22 @@ static ft_status parse_layer(ft_net *net, int i, const cJSON *o, ft_error *err)
         l->w_n = (size_t)l->units * shape_size(in);
         l->b_n = l->has_bias ? (size_t)l->units : 0;
         break;
+    case L_RELU6:
     case L_RELU:
     case L_DROPOUT:
         if (l->type == L_DROPOUT && (st = get_float(&f, "rate", NAN, 0.0f, 0.99f, 0, &l->rate)))
             return st;
         break;
+    case L_LEAKY:
+        if ((st = get_float(&f, "alpha", FT_LEAKY_ALPHA_DEFAULT, 0.0f, 1.0f, 1, &l->alpha))) return st;
+        break;
+    case L_PAD: {
+        static const char *const side[4] = {"top", "left", "bottom", "right"};
+        for (int k = 0; k < 4; k++)
+            if ((st = get_int(&f, side[k], 0, 0, FT_NET_MAX_KERNEL, &l->pads[k]))) return st;
+        out = (shape3){in.c, in.h + l->pads[0] + l->pads[2], in.w + l->pads[1] + l->pads[3]};
+        break;
+    }
     case L_FLATTEN: out = (shape3){(int)shape_size(in), 1, 1}; break;
     case L_GAP: out = (shape3){in.c, 1, 1}; break;
     case L_L2NORM:
@@ -311,9 +354,11 @@ static ft_status parse_layer(ft_net *net, int i, const cJSON *o, ft_error *err)
     case L_AVGPOOL: {
         if ((st = get_int(&f, "kernel", -1, 1, FT_NET_MAX_KERNEL, &l->kernel)) ||
             (st = get_int(&f, "stride", l->kernel, 1, FT_NET_MAX_KERNEL, &l->stride)) ||
-            (st = get_int(&f, "padding", 0, 0, l->kernel / 2, &l->pad)))
+            (st = get_padding(&f, in, l->kernel, l->stride, l->kernel / 2, &l->pad, &l->pad_extra)))
             return st;
-        int oh = in.h + 2 * l->pad - l->kernel, ow = in.w + 2 * l->pad - l->kernel;
+        if (l->type == L_AVGPOOL && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "padding")))
+            return field_err(&f, "padding", "\"same\" is maxpool's (TensorFlow's average excludes padding cells)");
+        int oh = in.h + 2 * l->pad + l->pad_extra - l->kernel, ow = in.w + 2 * l->pad + l->pad_extra - l->kernel;
         if (oh < 0 || ow < 0) return field_err(&f, "kernel", "is larger than the padded input");
         out = (shape3){in.c, oh / l->stride + 1, ow / l->stride + 1};
         break;
@@ -614,6 +659,16 @@ float *ft_net_grads(ft_net *net) { return net->g; }
 void ft_net_zero_grad(ft_net *net) { memset(net->g, 0, net->n_w * sizeof(float)); }
 void ft_net_seed_dropout(ft_net *net, uint64_t seed) { net->dropout_rng = ft_rng_derive(seed, 0xD0).s; }
 
+const float *ft_net_layer_output(const ft_net *net, int i, int *c, int *h, int *w)
+{
+    if (i < 0 || i >= net->n) return NULL;
+    const layer *l = &net->L[i];
+    *c = l->osh.c;
+    *h = l->osh.h;
+    *w = l->osh.w;
+    return l->out;
+}
+
 const ft_param *ft_net_params(const ft_net *net, int *n)
 {
     *n = net->n_params;
@@ -630,8 +685,14 @@ void ft_net_describe_layer(const ft_net *net, int i, char *buf, size_t n)
                  l->groups);
         break;
     case L_MAXPOOL:
-    case L_AVGPOOL: snprintf(extra, sizeof extra, " %dx%d/%d", l->kernel, l->kernel, l->stride); break;
+    case L_AVGPOOL:
+        snprintf(extra, sizeof extra, " %dx%d/%d%s", l->kernel, l->kernel, l->stride, l->pad_extra ? " same" : "");
+        break;
     case L_DROPOUT: snprintf(extra, sizeof extra, " rate %g", l->rate); break;
+    case L_LEAKY: snprintf(extra, sizeof extra, " alpha %g", l->alpha); break;
+    case L_PAD:
+        snprintf(extra, sizeof extra, " t%d l%d b%d r%d", l->pads[0], l->pads[1], l->pads[2], l->pads[3]);
+        break;
     case L_ADD: snprintf(extra, sizeof extra, " + layer %d%s", l->from, l->zero_pad ? " zero-padded" : ""); break;
     default: break;
     }
@@ -660,7 +721,12 @@ static ft_conv2d_shape conv_shape(const layer *l, int B)
 
 static ft_pool_shape pool_shape(const layer *l, int B)
 {
-    return (ft_pool_shape){B, l->ish.c, l->ish.h, l->ish.w, l->kernel, l->stride, l->pad};
+    return (ft_pool_shape){B, l->ish.c, l->ish.h, l->ish.w, l->kernel, l->stride, l->pad, l->pad_extra};
+}
+
+static ft_pad_shape pad_shape(const layer *l, int B)
+{
+    return (ft_pad_shape){B, l->ish.c, l->ish.h, l->ish.w, l->pads[0], l->pads[1], l->pads[2], l->pads[3]};
 }
 
 /* "add" with zero_pad: a = this layer's input, b = layer `from`'s output. */
@@ -738,6 +804,13 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
         }
         case L_DENSE: ft_dense_forward(l->out, in, w, b, B, (int)shape_size(l->ish), l->units); break;
         case L_RELU: ft_relu_forward(l->out, in, n); break;
+        case L_LEAKY: ft_leaky_forward(l->out, in, n, l->alpha); break;
+        case L_RELU6: ft_relu6_forward(l->out, in, n); break;
+        case L_PAD: {
+            ft_pad_shape s = pad_shape(l, B);
+            ft_pad_forward(l->out, in, &s);
+            break;
+        }
         case L_FLATTEN:
             if (!l->alias) memcpy(l->out, in, n * sizeof(float));
             break;
@@ -813,6 +886,17 @@ void ft_net_backward(ft_net *net, const float *dembed, int B)
                 ft_relu_backward(din, l->dout, l->out, n);
             }
             break;
+        case L_LEAKY:
+            if (din) ft_leaky_backward(din, l->dout, l->out, n, l->alpha);
+            break;
+        case L_RELU6:
+            if (din) ft_relu6_backward(din, l->dout, l->out, n);
+            break;
+        case L_PAD: {
+            ft_pad_shape s = pad_shape(l, B);
+            if (din) ft_pad_backward(din, l->dout, &s);
+            break;
+        }
         case L_FLATTEN:
             if (!l->alias && din)
                 for (size_t k = 0; k < n; k++) din[k] += l->dout[k];
@@ -929,7 +1013,9 @@ ft_status ft_net_load_tensors(ft_net *net, const ft_ckpt *ck, const char *prefix
     if (prefix) return FT_OK;
     for (int k = 0; k < ck->n_tensors; k++) {
         const char *nm = ck->tensors[k].name;
-        if (!strncmp(nm, "opt/", 4) || !strncmp(nm, FT_CALIB_PREFIX, strlen(FT_CALIB_PREFIX))) continue;
+        if (!strncmp(nm, "opt/", 4) || !strncmp(nm, FT_CALIB_PREFIX, strlen(FT_CALIB_PREFIX)) ||
+            !strncmp(nm, FT_AUX_PREFIX, strlen(FT_AUX_PREFIX)))
+            continue;
         int found = 0;
         for (int j = 0; j < net->n_params && !found; j++) found = !strcmp(net->params[j].name, nm);
         if (!found)

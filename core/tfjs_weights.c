@@ -106,6 +106,7 @@ typedef struct {
     int64_t dims[FT_TFJS_MAX_DIMS];
     size_t count;
     int qbytes;          /* 0: float32; 1: uint8; 2: uint16 */
+    int is_int;          /* dtype int32 (graph constants; decoded to float) */
     double qmin, qscale;
     size_t bytes;
 } entry;
@@ -137,8 +138,9 @@ static ft_status parse_entry(const cJSON *w, const char *manifest, entry *e, ft_
             return ft_error_set(err, FT_ETOOBIG, "%s: weight '%.64s' is too large", manifest, e->name);
         e->count *= (size_t)e->dims[d];
     }
-    if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "float32"))
-        return ft_error_set(err, FT_EUNSUPPORTED, "%s: weight '%.64s': dtype '%.16s' is not supported (float32 only)",
+    e->is_int = cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "int32");
+    if (!cJSON_IsString(dtype) || (strcmp(dtype->valuestring, "float32") && !e->is_int))
+        return ft_error_set(err, FT_EUNSUPPORTED, "%s: weight '%.64s': dtype '%.16s' is not supported (float32, int32)",
                             manifest, e->name, cJSON_IsString(dtype) ? dtype->valuestring : "?");
     if (!q) {
         e->bytes = e->count * 4;
@@ -171,15 +173,18 @@ static ft_status decode_entry(const entry *e, const uint8_t *p, ft_tfjs_tensor *
     t->ndim = e->ndim;
     for (int d = 0; d < FT_TFJS_MAX_DIMS; d++) t->dims[d] = d < e->ndim ? e->dims[d] : 1;
     t->count = e->count;
+    t->is_int = e->is_int;
     for (size_t i = 0; i < e->count; i++) {
-        if (e->qbytes == 0) {
+        if (e->qbytes == 0 && e->is_int) {
+            t->data[i] = (float)(int32_t)rd_u32le(p + 4 * i);
+        } else if (e->qbytes == 0) {
             uint32_t u = rd_u32le(p + 4 * i);
             memcpy(&t->data[i], &u, sizeof u);
         } else {
             unsigned q = e->qbytes == 1 ? p[i] : (unsigned)p[2 * i] | (unsigned)p[2 * i + 1] << 8;
             double v = (double)q * e->qscale; /* JavaScript: v * scale + min, in double */
             v += e->qmin;
-            t->data[i] = (float)v;
+            t->data[i] = e->is_int ? (float)trunc(v) : (float)v; /* an Int32Array truncates */
         }
     }
     return FT_OK;

@@ -8,7 +8,9 @@
  *   float32                         4 bytes per value, little-endian
  *   quantization uint8 / uint16     value = q * scale + min, computed in double
  *                                   (JavaScript numbers) and rounded to float32
- * Anything else (int32, float16 quantization, string) is refused by name.
+ *   int32                           decoded to float (exact below 2^24); flagged
+ *                                   is_int (SSD graph constants nobody reads)
+ * Anything else (float16 quantization, string, ...) is refused by name.
  * Shard paths must be plain file names in the manifest's directory.
  *
  * Ownership: ft_tfjs_load fills a ft_tfjs_weights that owns names and data;
@@ -31,6 +33,7 @@ typedef struct {
     int64_t dims[FT_TFJS_MAX_DIMS];  /* tfjs order, e.g. conv filters (KH,KW,IC,OC) */
     size_t count;
     float *data;
+    int is_int;  /* the manifest's dtype was int32 */
 } ft_tfjs_tensor;
 
 typedef struct {

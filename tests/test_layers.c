@@ -272,6 +272,46 @@ static void test_conv_pointwise(void **state)
     check_conv((ft_conv2d_shape){2, 4, 5, 5, 3, 1, 1, 2, 0, 1}, 0, 1, 54); /* 1x1 stride 2 */
 }
 
+typedef struct {
+    ft_pad_shape s;
+    float *inp;
+} pad_ctx;
+
+static void pad_fwd(void *p, float *out)
+{
+    pad_ctx *c = p;
+    ft_pad_forward(out, c->inp, &c->s);
+}
+
+/* zero padding (tf.pad; a TF 'same' stride-2 conv = pad bottom/right 1 + conv pad 0) */
+static void test_pad(void **state)
+{
+    (void)state;
+    ft_rng r = ft_rng_derive(71, 1);
+    ft_pad_shape s = {2, 3, 4, 5, 0, 2, 1, 1};
+    int OH, OW;
+    ft_pad_out_shape(&s, &OH, &OW);
+    assert_int_equal(OH, 5);
+    assert_int_equal(OW, 8);
+    const size_t nin = 2 * 3 * 4 * 5, nout = (size_t)2 * 3 * OH * OW;
+    pad_ctx c = {s, falloc(nin)};
+    fill_uniform(c.inp, nin, -1, 1, &r);
+    float *out = falloc(nout), *R = falloc(nout), *din = falloc(nin);
+    fill_uniform(R, nout, -1, 1, &r);
+    pad_fwd(&c, out);
+    /* layout: (b,c) plane 1, row 2, col 3 of the input lands at row 2, col 5 */
+    assert_true(out[(size_t)1 * OH * OW + 2 * OW + 5] == c.inp[(size_t)1 * 20 + 2 * 5 + 3]);
+    assert_true(out[(size_t)1 * OH * OW + 4 * OW + 5] == 0.0f && out[0] == 0.0f && out[OW - 1] == 0.0f);
+    ft_pad_backward(din, R, &s);
+    objective o = {pad_fwd, &c, out, R, nout};
+    CHECK_GRAD(&o, c.inp, din, nin, 5e-2f, 1e-2, 1e-3, "pad");
+    float *din1 = fdup(din, nin);
+    ft_pad_backward(din, R, &s);
+    assert_scaled(din, din1, nin, 2, ACCUM_TOL);
+    ft_pad_backward(NULL, R, &s);
+    free(c.inp), free(out), free(R), free(din), free(din1);
+}
+
 static void test_conv_chunks(void **state)
 {
     (void)state;
@@ -445,6 +485,70 @@ static void test_relu(void **state)
     free(c.inp), free(out), free(R), free(din), free(din1), free(x);
 }
 
+typedef struct {
+    float *inp;
+    size_t n;
+    float alpha;
+} leaky_ctx;
+
+static void leaky_fwd(void *p, float *out)
+{
+    leaky_ctx *c = p;
+    ft_leaky_forward(out, c->inp, c->n, c->alpha);
+}
+
+static void relu6_fwd(void *p, float *out)
+{
+    leaky_ctx *c = p;
+    ft_relu6_forward(out, c->inp, c->n);
+}
+
+static void test_relu6(void **state)
+{
+    (void)state;
+    ft_rng r = ft_rng_derive(82, 1);
+    const size_t n = 64;
+    leaky_ctx c = {falloc(n), n, 0};
+    for (size_t i = 0; i < n; i++) { /* away from the kinks at 0 and 6 */
+        float m = 0.1f + 5.8f * ft_rng_uniform(&r);
+        c.inp[i] = (i % 3 == 0) ? -m : (i % 3 == 1) ? m : 6.1f + m;
+    }
+    float *out = falloc(n), *R = falloc(n), *din = falloc(n);
+    fill_uniform(R, n, -1, 1, &r);
+    relu6_fwd(&c, out);
+    for (size_t i = 0; i < n; i++) assert_true(out[i] == fminf(fmaxf(c.inp[i], 0.0f), 6.0f));
+    ft_relu6_backward(din, R, out, n);
+    objective o = {relu6_fwd, &c, out, R, n};
+    CHECK_GRAD(&o, c.inp, din, n, 1e-2f, 1e-2, 1e-3, "relu6");
+    float *din1 = fdup(din, n);
+    ft_relu6_backward(din, R, out, n);
+    assert_scaled(din, din1, n, 2, ACCUM_TOL);
+    free(c.inp), free(out), free(R), free(din), free(din1);
+}
+
+static void test_leaky(void **state)
+{
+    (void)state;
+    ft_rng r = ft_rng_derive(81, 1);
+    const size_t n = 64;
+    leaky_ctx c = {falloc(n), n, 0.1f};
+    fill_away_from_zero(c.inp, n, &r);
+    float *out = falloc(n), *R = falloc(n), *din = falloc(n);
+    fill_uniform(R, n, -1, 1, &r);
+    leaky_fwd(&c, out);
+    for (size_t i = 0; i < n; i++) assert_true(out[i] == (c.inp[i] > 0 ? c.inp[i] : 0.1f * c.inp[i]));
+    ft_leaky_backward(din, R, out, n, c.alpha);
+    objective o = {leaky_fwd, &c, out, R, n};
+    CHECK_GRAD(&o, c.inp, din, n, 1e-2f, 1e-2, 1e-3, "leaky");
+    float *din1 = fdup(din, n);
+    ft_leaky_backward(din, R, out, n, c.alpha);
+    assert_scaled(din, din1, n, 2, ACCUM_TOL);
+    leaky_fwd(&c, out);
+    ft_leaky_forward(c.inp, c.inp, n, c.alpha); /* in place */
+    for (size_t i = 0; i < n; i++) assert_true(c.inp[i] == out[i]);
+    free(c.inp), free(out), free(R), free(din), free(din1);
+}
+
 /* --------------------------------------------------------------- pooling -- */
 
 typedef struct {
@@ -489,33 +593,47 @@ static void check_pool(ft_pool_shape s, int max, uint64_t seed)
 static void test_maxpool(void **state)
 {
     (void)state;
-    check_pool((ft_pool_shape){2, 3, 6, 8, 2, 2, 0}, 1, 1);
-    check_pool((ft_pool_shape){2, 2, 7, 5, 3, 2, 1}, 1, 2);
-    check_pool((ft_pool_shape){1, 3, 5, 6, 3, 1, 1}, 1, 3);
+    check_pool((ft_pool_shape){2, 3, 6, 8, 2, 2, 0, 0}, 1, 1);
+    check_pool((ft_pool_shape){2, 2, 7, 5, 3, 2, 1, 0}, 1, 2);
+    check_pool((ft_pool_shape){1, 3, 5, 6, 3, 1, 1, 0}, 1, 3);
     /* ties: the first maximum in window order takes the gradient */
     float x[4] = {1, 3, 3, 2}, dout[1] = {1}, out[1], din[4] = {0};
-    ft_pool_shape s = {1, 1, 2, 2, 2, 2, 0};
+    ft_pool_shape s = {1, 1, 2, 2, 2, 2, 0, 0};
     ft_maxpool_forward(out, x, &s);
     ft_maxpool_backward(din, dout, x, &s);
     assert_true(out[0] == 3.0f);
     assert_true(din[0] == 0 && din[1] == 1 && din[2] == 0 && din[3] == 0);
     /* padding never wins, even over negative values */
     float neg[4] = {-5, -4, -3, -2};
-    ft_pool_shape sp = {1, 1, 2, 2, 2, 1, 1};
+    ft_pool_shape sp = {1, 1, 2, 2, 2, 1, 1, 0};
     assert_int_equal(ft_pool_out_h(&sp), 3);
     float o3[9];
     ft_maxpool_forward(o3, neg, &sp);
     assert_true(o3[0] == -5.0f && o3[4] == -2.0f && o3[8] == -2.0f);
 }
 
+/* maxpool 2x2 stride 1 'same' (the tiny detector's last pool): one padding
+ * column/row at the end that never wins. */
+static void test_maxpool_pad_extra(void **state)
+{
+    (void)state;
+    check_pool((ft_pool_shape){2, 3, 5, 5, 2, 1, 0, 1}, 1, 6);
+    check_pool((ft_pool_shape){1, 2, 6, 6, 2, 2, 0, 1}, 1, 7);
+    float neg[4] = {-5, -4, -3, -2}, o[4];
+    ft_pool_shape s = {1, 1, 2, 2, 2, 1, 0, 1};
+    assert_int_equal(ft_pool_out_h(&s), 2);
+    ft_maxpool_forward(o, neg, &s);
+    assert_true(o[0] == -2.0f && o[1] == -2.0f && o[2] == -2.0f && o[3] == -2.0f);
+}
+
 static void test_avgpool(void **state)
 {
     (void)state;
-    check_pool((ft_pool_shape){2, 3, 6, 8, 2, 2, 0}, 0, 4);
-    check_pool((ft_pool_shape){2, 2, 7, 5, 3, 2, 1}, 0, 5);
+    check_pool((ft_pool_shape){2, 3, 6, 8, 2, 2, 0, 0}, 0, 4);
+    check_pool((ft_pool_shape){2, 2, 7, 5, 3, 2, 1, 0}, 0, 5);
     /* count_include_pad: the corner window of a 3x3 pad-1 pool sees 4 ones, /9 */
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, out[9];
-    ft_pool_shape s = {1, 1, 3, 3, 3, 1, 1};
+    ft_pool_shape s = {1, 1, 3, 3, 3, 1, 1, 0};
     ft_avgpool_forward(out, ones, &s);
     assert_true(fabsf(out[0] - 4.0f / 9.0f) < 1e-6f);
     assert_true(fabsf(out[4] - 1.0f) < 1e-6f);
@@ -947,9 +1065,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_basic),     cmocka_unit_test(test_conv_stride),
         cmocka_unit_test(test_conv_groups),    cmocka_unit_test(test_conv_depthwise),
-        cmocka_unit_test(test_conv_pointwise), cmocka_unit_test(test_conv_chunks),
+        cmocka_unit_test(test_conv_pointwise), cmocka_unit_test(test_pad), cmocka_unit_test(test_conv_chunks),
         cmocka_unit_test(test_conv_workspace), cmocka_unit_test(test_dense), cmocka_unit_test(test_dense_batch1_matches_batch),
-        cmocka_unit_test(test_relu),           cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_relu), cmocka_unit_test(test_leaky), cmocka_unit_test(test_relu6),           cmocka_unit_test(test_maxpool), cmocka_unit_test(test_maxpool_pad_extra),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_scale),          cmocka_unit_test(test_add), cmocka_unit_test(test_add_pad),

@@ -49,6 +49,22 @@ static const char *k_zero_pad =
     "{\"type\":\"gap\"},"                                                       /* 11 */
     "{\"type\":\"dense\",\"units\":5}]}";
 
+/* The face-api detectors' and landmark net's pieces: TF 'same' stride-2 conv as
+ * pad + conv, a depthwise-separable conv, leaky, a 2x2/1 'same' maxpool. */
+static const char *k_tf_same =
+    "{\"name\":\"tf-same\",\"input\":{\"width\":8,\"height\":8,\"channels\":3},"
+    "\"layers\":["
+    "{\"type\":\"pad\",\"bottom\":1,\"right\":1},"                               /* 0 (3,9,9) */
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"stride\":2},"            /* 1 (4,4,4) */
+    "{\"type\":\"leaky\"},"                                                      /* 2 */
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,\"groups\":4,\"bias\":false}," /* 3 */
+    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":1},"                          /* 4 (3,4,4) */
+    "{\"type\":\"leaky\",\"alpha\":0.2},"                                         /* 5 */
+    "{\"type\":\"relu6\"},"                                                      /* 6 */
+    "{\"type\":\"maxpool\",\"kernel\":2,\"stride\":1,\"padding\":\"same\"},"      /* 7 (3,4,4) */
+    "{\"type\":\"flatten\"},"                                                    /* 8 */
+    "{\"type\":\"dense\",\"units\":5}]}";
+
 static void expect_spec_error(const char *json, const char *needle)
 {
     ft_net *net = NULL;
@@ -97,6 +113,16 @@ static void test_spec_errors(void **state)
     expect_spec_error("{" IN ",\"layers\":[{\"type\":\"dropout\"}]}", "'rate' is required");
     expect_spec_error("{" IN ",\"init\":\"zeros\",\"layers\":[{\"type\":\"relu\"}]}", "'init'");
     expect_spec_error("{" IN ",\"layerz\":[]}", "'layerz' is not a top-level field");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"pad\",\"top\":-1}]}", "layer 0 (pad): 'top' must be between");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"pad\",\"right\":1.5}]}", "layer 0 (pad): 'right' must be an integer");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"leaky\",\"alpha\":2}]}", "layer 0 (leaky): 'alpha'");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"relu6\",\"max\":5}]}", "layer 0 (relu6): 'max' is not a field");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"maxpool\",\"kernel\":2,\"padding\":\"valid\"}]}",
+                      "layer 0 (maxpool): 'padding' must be an integer or \"same\"");
+    expect_spec_error("{" IN ",\"layers\":[{\"type\":\"avgpool\",\"kernel\":2,\"padding\":\"same\"}]}",
+                      "layer 0 (avgpool): 'padding' \"same\" is maxpool's");
+    expect_spec_error("{\"input\":{\"width\":8,\"height\":7,\"channels\":1},\"layers\":[{\"type\":\"maxpool\",\"kernel\":2,\"stride\":1,\"padding\":\"same\"},{\"type\":\"maxpool\",\"kernel\":3,\"stride\":2,\"padding\":\"same\"}]}",
+                      "layer 1 (maxpool): 'padding' \"same\" needs the same padding on both axes");
 }
 
 static void test_preset_seed_mnist(void **state)
@@ -218,6 +244,23 @@ static void test_zero_pad_add_net(void **state)
     check_whole_net_gradient(k_zero_pad);
 }
 
+static void test_tf_same_net(void **state)
+{
+    (void)state;
+    ft_net *net;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(k_tf_same, &net, &err), FT_OK);
+    char buf[160];
+    ft_net_describe_layer(net, 0, buf, sizeof buf);
+    assert_non_null(strstr(buf, "t0 l0 b1 r1 -> (3,9,9)"));
+    ft_net_describe_layer(net, 1, buf, sizeof buf);
+    assert_non_null(strstr(buf, "-> (4,4,4)"));
+    ft_net_describe_layer(net, 7, buf, sizeof buf);
+    assert_non_null(strstr(buf, "2x2/1 same -> (3,4,4)"));
+    ft_net_free(net);
+    check_whole_net_gradient(k_tf_same);
+}
+
 static void test_checkpoint_roundtrip_and_mismatch(void **state)
 {
     (void)state;
@@ -311,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_preset_seed_mnist),
         cmocka_unit_test(test_whole_net_gradient),
         cmocka_unit_test(test_zero_pad_add_net),
+        cmocka_unit_test(test_tf_same_net),
         cmocka_unit_test(test_checkpoint_roundtrip_and_mismatch),
         cmocka_unit_test(test_describe_and_flops),
     };

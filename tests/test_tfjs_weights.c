@@ -113,6 +113,26 @@ static void expect_refusal(const char *name, const char *text, size_t n, ft_stat
     ft_test_rmtree(dir);
 }
 
+/* int32 (the SSD export's graph constants): decoded to float, flagged is_int. */
+static void test_int32(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    ft_test_tmpdir(dir, sizeof dir);
+    const uint8_t b[8] = {7, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}; /* 7, -2 */
+    write_bytes(dir, "i.bin", (const char *)b, 8);
+    const char *m = "[{\"paths\":[\"i.bin\"],\"weights\":[{\"name\":\"i\",\"shape\":[2],\"dtype\":\"int32\"}]}]";
+    write_bytes(dir, "m.json", m, strlen(m));
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    ft_tfjs_weights w;
+    ft_error err = {0};
+    assert_status(ft_tfjs_load(path, &w, &err), FT_OK, &err);
+    assert_int_equal(w.n, 1);
+    assert_true(w.t[0].is_int && w.t[0].data[0] == 7.0f && w.t[0].data[1] == -2.0f);
+    ft_tfjs_free(&w);
+    ft_test_rmtree(dir);
+}
+
 #define M(s) s, strlen(s)
 static void test_refusals(void **state)
 {
@@ -120,8 +140,8 @@ static void test_refusals(void **state)
     expect_refusal("g1-b.bin", "seventeen bytes..", 17, FT_EFORMAT, "ends inside weight 'w/u8' (needs 4 bytes at offset 24, the group has 27)");
     expect_refusal("g2.bin", "1234567", 7, FT_EFORMAT, "holds 7 bytes, its weights need 6");
     expect_refusal("m.json", M("{\"not\":\"an array\"}"), FT_EFORMAT, "not a tfjs weights manifest");
-    expect_refusal("m.json", M("[{\"paths\":[\"g2.bin\"],\"weights\":[{\"name\":\"i\",\"shape\":[3],\"dtype\":\"int32\"}]}]"),
-                   FT_EUNSUPPORTED, "dtype 'int32' is not supported");
+    expect_refusal("m.json", M("[{\"paths\":[\"g2.bin\"],\"weights\":[{\"name\":\"i\",\"shape\":[3],\"dtype\":\"string\"}]}]"),
+                   FT_EUNSUPPORTED, "dtype 'string' is not supported");
     expect_refusal("m.json",
                    M("[{\"paths\":[\"g2.bin\"],\"weights\":[{\"name\":\"h\",\"shape\":[3],\"dtype\":\"float32\","
                      "\"quantization\":{\"dtype\":\"float16\"}}]}]"),
@@ -147,7 +167,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_int32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

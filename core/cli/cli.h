@@ -26,6 +26,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_align(int argc, char **argv);
 
 /* Prints "facetwin: <msg>" and returns the exit code for err. */
 int cli_fail(const ft_error *err);

@@ -1,6 +1,6 @@
 /* main.c — the `facetwin` command: dispatch to one file per subcommand.
  *
- *   facetwin train | eval | embed | verify | info | cv | import   (each has --help)
+ *   facetwin train | eval | embed | verify | info | cv | import | detect | align   (each has --help)
  * Outside scripts rely on these names and flags: extend, don't rename.
  */
 #include <stdio.h>
@@ -19,7 +19,9 @@ static const struct {
     {"verify", cmd_verify, "distance between two images and the same/different decision"},
     {"info", cmd_info, "describe a checkpoint"},
     {"cv", cmd_cv, "k-fold cross-validation by identity on identity folders"},
-    {"import", cmd_import, "convert a pretrained network (face-api's encoder) into a checkpoint"},
+    {"import", cmd_import, "convert a pretrained network (face-api's) into a checkpoint"},
+    {"detect", cmd_detect, "faces in a photo (an imported face-api detector)"},
+    {"align", cmd_align, "detect, landmarks and the aligned 150x150 face crop of a photo"},
 };
 
 static void usage(FILE *f)

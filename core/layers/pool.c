@@ -21,14 +21,14 @@
 
 #include "layers/reduce.h"
 
-static int pool_out(int in, int k, int stride, int pad)
+static int pool_out(int in, int k, int stride, int pad, int pad_extra)
 {
-    int span = in + 2 * pad - k;
+    int span = in + 2 * pad + pad_extra - k;
     return span < 0 ? 0 : span / stride + 1;
 }
 
-int ft_pool_out_h(const ft_pool_shape *s) { return pool_out(s->H, s->K, s->stride, s->pad); }
-int ft_pool_out_w(const ft_pool_shape *s) { return pool_out(s->W, s->K, s->stride, s->pad); }
+int ft_pool_out_h(const ft_pool_shape *s) { return pool_out(s->H, s->K, s->stride, s->pad, s->pad_extra); }
+int ft_pool_out_w(const ft_pool_shape *s) { return pool_out(s->W, s->K, s->stride, s->pad, s->pad_extra); }
 
 /* The window of output (oy, ox) clipped to the image: rows [y0,y1), cols [x0,x1). */
 typedef struct {

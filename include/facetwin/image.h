@@ -82,6 +82,9 @@ ft_status ft_image_to_input(const ft_image *img, const ft_input_spec *spec, floa
 ft_status ft_input_from_bytes(const uint8_t *bytes, size_t n, const ft_input_spec *spec,
                               const ft_decode_opts *opts, float *out, ft_error *err);
 
+/* Writes an 8-bit grey or RGB image as PNG (not atomic: for images a person looks at). */
+ft_status ft_image_write_png(const char *path, const ft_image *img, ft_error *err);
+
 /* Reads a whole file into a malloc'd buffer (caller frees), refusing files over max_bytes. */
 ft_status ft_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *n,
                        ft_error *err);

@@ -52,14 +52,37 @@ void ft_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
 void ft_relu_forward(float *out, const float *inp, size_t n);
 void ft_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
+/* ---- relu6: out = min(max(inp, 0), 6) (tf.clipByValue(x, 0, 6)); out may alias inp.
+ * backward passes dout where 0 < out < 6. */
+void ft_relu6_forward(float *out, const float *inp, size_t n);
+void ft_relu6_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* ---- leaky relu: out = inp > 0 ? inp : alpha * inp; n elements. --------
+ * out may alias inp; backward reads out (same sign as inp for alpha > 0). */
+void ft_leaky_forward(float *out, const float *inp, size_t n, float alpha);
+void ft_leaky_backward(float *dinp, const float *dout, const float *out, size_t n, float alpha);
+
+/* ---- zero padding: inp (B,C,H,W) -> out (B,C,H+top+bottom,W+left+right) ---
+ * TensorFlow's tf.pad / asymmetric 'same'. backward: dinp += dout cropped. */
+typedef struct {
+    int B, C, H, W;
+    int top, left, bottom, right;
+} ft_pad_shape;
+
+void ft_pad_out_shape(const ft_pad_shape *s, int *H, int *W);
+void ft_pad_forward(float *out, const float *inp, const ft_pad_shape *s);
+void ft_pad_backward(float *dinp, const float *dout, const ft_pad_shape *s);
+
 /* ---- pooling --------------------------------------------------------------
- * inp (B,C,H,W) -> out (B,C,OH,OW), OH = (H + 2*pad - K)/stride + 1.
+ * inp (B,C,H,W) -> out (B,C,OH,OW), OH = (H + 2*pad + pad_extra - K)/stride + 1
+ * (pad_extra: more padding at the bottom and right, TensorFlow's odd 'same').
  * Max pool ignores padding cells; avg pool divides by K*K (count_include_pad,
  * as PyTorch's default). Max backward recomputes the argmax from inp (first
  * maximum wins, as PyTorch). */
 typedef struct {
     int B, C, H, W;
     int K, stride, pad;
+    int pad_extra;
 } ft_pool_shape;
 
 int ft_pool_out_h(const ft_pool_shape *s);

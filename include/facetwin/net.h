@@ -9,7 +9,14 @@
  *   conv2d     filters, kernel, [stride 1], [padding 0], [groups 1], [bias true]
  *   dense      units, [bias true]
  *   relu | flatten | gap (global average pool) | l2norm [eps 1e-12]
+ *   leaky      [alpha 0.1]                     (x > 0 ? x : alpha*x)
+ *   relu6                                      (min(max(x, 0), 6): MobileNet's clip)
  *   maxpool | avgpool   kernel, [stride = kernel], [padding 0]
+ *              maxpool also takes "padding": "same" (TensorFlow's rule: output
+ *              ceil(in/stride), the odd padding cell at the bottom/right)
+ *   pad        [top 0], [left 0], [bottom 0], [right 0]   (zeros around H, W:
+ *              tf.pad, and the asymmetric 'same' of a stride-2 TF conv as
+ *              pad + conv2d with padding 0)
  *   dropout    rate (training only)
  *   batchnorm  [momentum 0.1], [eps 1e-5]     (per channel, 4-D or 2-D input)
  *   scale      [bias true]                     (per-channel learned scale/bias)
@@ -41,6 +48,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define FT_AUX_PREFIX "aux/" /* checkpoint tensors that are not the net's (SSD priors) */
 
 typedef struct ft_net ft_net;
 
@@ -93,6 +102,11 @@ ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err
  * dropout and keeps what backward needs. B must be <= the reserved batch. */
 const float *ft_net_forward(ft_net *net, const float *x, int B, int training);
 
+/* The output of layer i of the last forward, (B, C, H, W) with C, H, W filled in (owned by
+ * the net, valid until the next call; NULL for a bad i). A net with several outputs (the SSD
+ * detector's 12 prediction convs) is read this way: layers nobody consumes keep their values. */
+const float *ft_net_layer_output(const ft_net *net, int i, int *c, int *h, int *w);
+
 /* Backward from dL/dembedding (B, D) after a training forward of the same B;
  * ACCUMULATES parameter gradients (zero them with ft_net_zero_grad). */
 void ft_net_backward(ft_net *net, const float *dembed, int B);
@@ -113,7 +127,8 @@ ft_status ft_net_embed(ft_net *net, const float *x, int n, float *out, ft_error 
 ft_status ft_net_to_checkpoint(const ft_net *net, ft_ckpt *ck, ft_error *err);
 
 /* Copies a checkpoint's tensors into an existing net after checking every name
- * and shape (tensors under "opt/" (training state) and "calib/" (the calibration ROC) are skipped;
+ * and shape (tensors under "opt/" (training state), "calib/" (the calibration ROC) and "aux/" (pipeline data such as
+ * the SSD priors) are skipped;
  * prefix, if non-NULL, reads "<prefix><name>" instead, e.g. "opt/best/"). */
 ft_status ft_net_load_tensors(ft_net *net, const ft_ckpt *ck, const char *prefix, ft_error *err);
 

@@ -158,6 +158,33 @@ call POST /v1/enroll "${A[@]}" -F subject_id=x -F "image=@$ORL/s3/1.pgm" -F "ima
 expect "5 images over --max-images 4" 413 too_many_images
 call POST /v1/identify "${V[@]}" -F "image=@$ORL/s3/1.pgm" -F k=0; expect "k=0" 400 invalid_field
 call POST /v1/enroll "${A[@]}" -H "Idempotency-Key: $(printf 'x%.0s' $(seq 1 300))" -F subject_id=x -F "image=@$ORL/s3/1.pgm"; expect "Idempotency-Key too long" 400 invalid_field
+# hostile bodies: whatever the status, a 4xx with a JSON error, and the daemon keeps serving
+hostile() { # NAME CURL-ARGS...: POST /v1/verify with the verify key
+  local name=$1; shift
+  call POST /v1/verify "${V[@]}" "$@"
+  if [[ "$STATUS" =~ ^4[0-9][0-9]$ ]] && grep -q '"error":{"code":"' "$BODY"; then ok "$name -> $STATUS $(jget error.code)"
+  else bad "$name: status $STATUS $(head -c 200 "$BODY")"; fi
+}
+printf -- '--XYZ\r\nContent-Disposition: form-data; name="image1"; filename="a"\r\n\r\nabc' > "$TMP/trunc-mp.bin"
+hostile "multipart cut off before its closing boundary" -H 'Content-Type: multipart/form-data; boundary=XYZ' --data-binary "@$TMP/trunc-mp.bin"
+hostile "multipart without a boundary parameter" -H 'Content-Type: multipart/form-data' --data-binary 'x'
+hostile "multipart whose boundary never appears" -H 'Content-Type: multipart/form-data; boundary=nope' --data-binary "@$ORL/s1/1.pgm"
+$PY -c 'print("[" * 5000 + "]" * 5000)' > "$TMP/deep.json"
+hostile "JSON nested 5000 deep" -H 'Content-Type: application/json' --data-binary "@$TMP/deep.json"
+$PY -c 'import sys; sys.stdout.write("{\"image1\": \"" + "A" * 1500000 + "\", \"image2\": 5}")' > "$TMP/longstr.json"
+hostile "a 1.5 MB base64 string of zeros and a number for an image" -H 'Content-Type: application/json' --data-binary "@$TMP/longstr.json"
+$PY -c 'import sys; sys.stdout.write("{\"" + "k" * 100000 + "\": 1}")' > "$TMP/longkey.json"
+hostile "a 100 KB field name" -H 'Content-Type: application/json' --data-binary "@$TMP/longkey.json"
+parts=(); for i in $(seq 1 1100); do parts+=(-F "x$i=1"); done
+hostile "1,100 multipart fields" "${parts[@]}"
+hostile "a field of NUL bytes" -H 'Content-Type: application/json' --data-binary $'{"image1":"\u0000\u0000","image2":"AAAA"}'
+for i in $(seq 1 25); do
+  head -c $((RANDOM % 4000 + 1)) /dev/urandom > "$TMP/rnd.bin"
+  call POST /v1/verify "${V[@]}" -H 'Content-Type: multipart/form-data; boundary=r' --data-binary "@$TMP/rnd.bin"; s1=$STATUS
+  call POST /v1/enroll "${A[@]}" -H 'Content-Type: application/json' --data-binary "@$TMP/rnd.bin"; s2=$STATUS
+  [[ "$s1$s2" =~ ^4[0-9][0-9]4[0-9][0-9]$ ]] || { bad "random body $i: $s1 / $s2"; break; }
+done
+[ "$i" = 25 ] && ok "25 random bodies as multipart and as JSON: every answer a 4xx"
 call GET /healthz; expect "still serving after bad input" 200
 
 # --- model lifecycle: HTTP reload, model change, corrupt checkpoint, SIGHUP

@@ -283,7 +283,7 @@ int ft_cache_forget_vector(ft_cache *c, const char *model_id, const float *emb, 
     cache_entry *e = c->head;
     while (e) {
         cache_entry *next = e->next;
-        if (e->dim == dim && strcmp(e->model_id, model_id) == 0 &&
+        if (e->dim >= dim && strcmp(e->model_id, model_id) == 0 && /* prefix: a photo's entry carries its face record */
             memcmp(e->vec, emb, (size_t)dim * sizeof(float)) == 0) {
             remove_entry(c, e);
             n++;

@@ -44,7 +44,8 @@ int ft_cache_get(ft_cache *c, const uint8_t key[FT_CACHE_KEY_BYTES], const char 
  * stored (and evicts nothing). Re-putting a stored key overwrites and refreshes it. */
 void ft_cache_put(ft_cache *c, const uint8_t key[FT_CACHE_KEY_BYTES], const char *model_id,
                   const float *emb, int dim);
-/* Removes entries whose vector equals emb (bitwise) for that model; returns how many. */
+/* Removes entries of that model whose vector starts with emb (bitwise, dim floats: a photo's
+ * entry stores its face record after the embedding); returns how many. */
 int ft_cache_forget_vector(ft_cache *c, const char *model_id, const float *emb, int dim);
 void ft_cache_clear(ft_cache *c);
 void ft_cache_get_stats(ft_cache *c, ft_cache_stats *out);

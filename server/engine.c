@@ -12,6 +12,8 @@ static void gen_free(ftd_gen *g)
 {
     if (!g) return;
     for (int i = 0; i < g->n_inst; i++) ft_model_free(&g->inst[i]);
+    for (int i = 0; g->pipe && i < g->n_inst; i++) ft_pipeline_free(&g->pipe[i]);
+    free(g->pipe);
     free(g->inst);
     free(g->free_inst);
     ftd_index_free(g->index);
@@ -50,11 +52,15 @@ static ft_status gen_load(ftd_engine *e, ftd_gen **out, ft_error *err)
     pthread_cond_init(&g->cv, NULL);
     g->inst = calloc((size_t)e->n_inst, sizeof *g->inst);
     g->free_inst = calloc((size_t)e->n_inst, sizeof(int));
-    if (!g->inst || !g->free_inst) { gen_free(g); return ft_error_set(err, FT_ENOMEM, "out of memory"); }
+    g->pipe = calloc((size_t)e->n_inst, sizeof *g->pipe);
+    if (!g->inst || !g->free_inst || !g->pipe) { gen_free(g); return ft_error_set(err, FT_ENOMEM, "out of memory"); }
     ft_status st = FT_OK;
     for (int i = 0; i < e->n_inst && !st; i++) {
         if ((st = ft_model_load(e->model_path, &g->inst[i], err))) break;
         g->n_inst++;
+        if ((st = ft_pipeline_load(e->model_path, &g->pipe[i], err))) break;
+        ft_net_free(g->pipe[i].encoder); /* the instance's ft_model is the encoder */
+        g->pipe[i].encoder = NULL;
         g->free_inst[g->n_free++] = i;
         if (i > 0 && strcmp(g->inst[i].model_id, g->inst[0].model_id))
             st = ft_error_set(err, FT_EMISMATCH, "the checkpoint changed while it was being loaded");
@@ -62,6 +68,7 @@ static ft_status gen_load(ftd_engine *e, ftd_gen **out, ft_error *err)
     if (st) { gen_free(g); return st; }
     g->m = &g->inst[0];
     g->dim = ft_net_embed_dim(g->m->net);
+    g->has_pipeline = g->pipe[0].ssd && g->pipe[0].landmarks;
     if (!(g->index = ftd_index_new(g->dim, e->search_threads))) {
         gen_free(g);
         return ft_error_set(err, FT_ENOMEM, "out of memory");
@@ -165,38 +172,138 @@ ft_status ftd_engine_reload(ftd_engine *e, char prev[128], ft_error *err)
 
 static double ms_since(double t0) { return (ft_now() - t0) * 1e3; }
 
-ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n,
+int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
+                  uint8_t key[FT_CACHE_KEY_BYTES])
+{
+    ft_cache_digest(bytes, n, key);
+    if (!g->has_pipeline || !o->detect) return g->dim;
+    /* a detected photo: the key also names which face was embedded */
+    uint8_t buf[FT_CACHE_KEY_BYTES + 32];
+    memcpy(buf, key, FT_CACHE_KEY_BYTES);
+    int k = snprintf((char *)buf + FT_CACHE_KEY_BYTES, 32, "face:%d", o->face_index);
+    ft_cache_digest(buf, FT_CACHE_KEY_BYTES + (size_t)k, key);
+    return g->dim + FTD_FACE_REC;
+}
+
+void ftd_unpack_cached(const ftd_gen *g, const float *vec, int len, float *out, ftd_embed_info *info)
+{
+    memcpy(out, vec, (size_t)g->dim * sizeof(float));
+    if (len < g->dim + FTD_FACE_REC) return;
+    const float *r = vec + g->dim;
+    info->used_pipeline = 1;
+    info->face.box = (ft_face_box){r[0], r[1], r[2], r[3], r[4]};
+    info->faces_detected = (int)r[5];
+    memcpy(info->face.landmarks, r + 6, sizeof info->face.landmarks);
+}
+
+static void pack_record(const ftd_gen *g, const ftd_embed_info *info, float *vec)
+{
+    float *r = vec + g->dim;
+    r[0] = info->face.box.x; r[1] = info->face.box.y; r[2] = info->face.box.w; r[3] = info->face.box.h;
+    r[4] = info->face.box.score;
+    r[5] = (float)info->faces_detected;
+    memcpy(r + 6, info->face.landmarks, sizeof info->face.landmarks);
+}
+
+static int cmp_area(const void *a, const void *b)
+{
+    const ft_face *x = a, *y = b;
+    float ax = x->box.w * x->box.h, ay = y->box.w * y->box.h;
+    return ax < ay ? 1 : ax > ay ? -1 : 0;
+}
+
+/* decode -> (detect -> landmarks -> choose -> align) -> the encoder's input, on instance k */
+static ft_status photo_input(ftd_engine *e, ftd_gen *g, int k, const uint8_t *bytes, size_t n,
+                             const ftd_face_opts *o, float *x, ftd_embed_info *info, ft_error *err)
+{
+    ft_image img = {0};
+    ft_decode_opts dopts = {.max_pixels = e->max_pixels};
+    ft_status st = ft_image_decode(bytes, n, &dopts, &img, err);
+    if (st) return st;
+    ft_face *faces = NULL;
+    int nf = 0;
+    st = ft_faces_find(g->pipe[k].ssd, g->pipe[k].landmarks, &img, &faces, &nf, err);
+    if (!st) {
+        qsort(faces, (size_t)nf, sizeof *faces, cmp_area);
+        info->faces_detected = nf;
+        if (nf == 0) {
+            info->no_face = 1;
+            st = ft_error_set(err, FT_EINVAL, "no face found");
+        } else if (o->require_single && nf > 1) {
+            info->multiple = 1;
+            st = ft_error_set(err, FT_EINVAL, "%d faces found and require_single is set", nf);
+        } else if (o->face_index >= nf) {
+            info->no_face = 1;
+            st = ft_error_set(err, FT_EINVAL, "face_index %d asked, %d face(s) found", o->face_index, nf);
+        } else {
+            info->used_pipeline = 1;
+            info->face = faces[o->face_index];
+            const ft_input_spec *spec = ft_net_input(g->m->net);
+            st = ft_face_input(&img, &info->face.crop, spec->width, spec, x, err);
+        }
+    }
+    free(faces);
+    ft_image_free(&img);
+    return st;
+}
+
+ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
                     const uint8_t *known_miss, float *out, ftd_embed_info *info, ft_error *err)
 {
     memset(info, 0, sizeof *info);
     uint8_t key[FT_CACHE_KEY_BYTES];
-    if (known_miss) memcpy(key, known_miss, sizeof key);
-    else ft_cache_digest(bytes, n, key);
-    if (!known_miss && ft_cache_get(e->cache, key, g->m->model_id, out, g->dim)) {
-        info->cache_hit = 1;
-        return FT_OK;
+    int len;
+    if (known_miss) {
+        memcpy(key, known_miss, sizeof key);
+        len = g->has_pipeline && o->detect ? g->dim + FTD_FACE_REC : g->dim;
+    } else {
+        len = ftd_cache_key(g, bytes, n, o, key);
     }
-    const ft_input_spec *spec = ft_net_input(g->m->net);
+    float *vec = malloc((size_t)len * sizeof(float));
     float *x = malloc((size_t)ft_net_input_size(g->m->net) * sizeof(float));
-    if (!x) return ft_error_set(err, FT_ENOMEM, "out of memory");
+    if (!vec || !x) {
+        free(vec);
+        free(x);
+        return ft_error_set(err, FT_ENOMEM, "out of memory");
+    }
+    ft_status st = FT_OK;
+    if (!known_miss && ft_cache_get(e->cache, key, g->m->model_id, vec, len)) {
+        ftd_unpack_cached(g, vec, len, out, info);
+        info->cache_hit = 1;
+        if (o->require_single && info->faces_detected > 1) {
+            info->multiple = 1;
+            st = ft_error_set(err, FT_EINVAL, "%d faces found and require_single is set", info->faces_detected);
+        }
+        goto done;
+    }
+    pthread_mutex_lock(&g->mu);
+    while (g->n_free == 0) pthread_cond_wait(&g->cv, &g->mu);
+    int k = g->free_inst[--g->n_free];
+    pthread_mutex_unlock(&g->mu);
     double t0 = ft_now();
-    ft_decode_opts opts = {.max_pixels = e->max_pixels};
-    ft_status st = ft_input_from_bytes(bytes, n, spec, &opts, x, err);
+    if (len > g->dim) {
+        st = photo_input(e, g, k, bytes, n, o, x, info, err);
+    } else {
+        ft_decode_opts dopts = {.max_pixels = e->max_pixels};
+        st = ft_input_from_bytes(bytes, n, ft_net_input(g->m->net), &dopts, x, err);
+    }
     info->decode_ms = ms_since(t0);
     if (!st) {
-        pthread_mutex_lock(&g->mu);
-        while (g->n_free == 0) pthread_cond_wait(&g->cv, &g->mu);
-        int k = g->free_inst[--g->n_free];
-        pthread_mutex_unlock(&g->mu);
         t0 = ft_now();
         st = ft_net_embed(g->inst[k].net, x, 1, out, err);
         info->encode_ms = ms_since(t0);
-        pthread_mutex_lock(&g->mu);
-        g->free_inst[g->n_free++] = k;
-        pthread_cond_signal(&g->cv);
-        pthread_mutex_unlock(&g->mu);
     }
+    pthread_mutex_lock(&g->mu);
+    g->free_inst[g->n_free++] = k;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    if (!st) {
+        memcpy(vec, out, (size_t)g->dim * sizeof(float));
+        if (len > g->dim) pack_record(g, info, vec);
+        ft_cache_put(e->cache, key, g->m->model_id, vec, len);
+    }
+done:
+    free(vec);
     free(x);
-    if (!st) ft_cache_put(e->cache, key, g->m->model_id, out, g->dim);
     return st;
 }

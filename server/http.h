@@ -36,7 +36,8 @@ typedef struct {
     /* image parts, filled by ftd_resolve_cached on the I/O thread before a request is queued */
     int has_key;                    /* key = SHA-256 of data, and the cache missed it then */
     uint8_t key[FT_CACHE_KEY_BYTES];
-    float *emb;                     /* cache hit: the embedding (owned), made by emb_model */
+    float *emb;                     /* cache hit: the cached vector (owned), made by emb_model */
+    int emb_len;                    /* its length (embedding, + face record for a photo) */
     char emb_model[128];
 } ftd_part;
 

@@ -26,6 +26,7 @@
 #define FTD_DEFAULT_PAGE 100
 #define FTD_MAX_PAGE 1000
 #define FTD_MAX_IDEM_KEY 255
+#define FTD_MAX_FACE_INDEX 99
 
 /* per-request accounting shared by the image handlers */
 typedef struct {
@@ -54,30 +55,60 @@ static void store_failed(ftd_req *r, const ft_error *err)
     ftd_reply_error(r, 500, "internal_error", "the gallery store failed; nothing was changed");
 }
 
-/* Embeds an image part; replies (and returns -1) on a bad image. */
+static cJSON *face_json(const ftd_embed_info *info)
+{
+    cJSON *f = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(f, "box");
+    cJSON_AddNumberToObject(b, "x", info->face.box.x);
+    cJSON_AddNumberToObject(b, "y", info->face.box.y);
+    cJSON_AddNumberToObject(b, "width", info->face.box.w);
+    cJSON_AddNumberToObject(b, "height", info->face.box.h);
+    cJSON_AddNumberToObject(f, "score", info->face.box.score);
+    cJSON *lm = cJSON_AddArrayToObject(f, "landmarks");
+    for (int i = 0; i < FT_LANDMARKS; i++) {
+        cJSON *pt = cJSON_CreateArray();
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round(info->face.landmarks[i][0] * 100) / 100));
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round(info->face.landmarks[i][1] * 100) / 100));
+        cJSON_AddItemToArray(lm, pt);
+    }
+    return f;
+}
+
+/* Embeds an image part; replies (and returns -1) on a bad image. When the photo went through
+ * detection, "faces_detected" and "face" are added to face_into (if non-NULL). */
 static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, const char *what,
-                      float *out, req_stats *st)
+                      const ftd_face_opts *o, float *out, req_stats *st, cJSON *face_into)
 {
     ftd_embed_info info;
     ft_error err = {0};
+    memset(&info, 0, sizeof info);
     if (p->emb && !strcmp(p->emb_model, g->m->model_id)) { /* resolved from the cache on the I/O thread */
-        memcpy(out, p->emb, (size_t)g->dim * sizeof(float));
+        ftd_unpack_cached(g, p->emb, p->emb_len, out, &info);
         st->hits++;
-        return 0;
+    } else {
+        /* the key is only trusted for the model it was looked up under (a reload may intervene) */
+        const uint8_t *miss = p->has_key && !p->emb && !strcmp(p->emb_model, g->m->model_id) ? p->key : NULL;
+        if (ftd_embed(&s->eng, g, p->data, p->len, o, miss, out, &info, &err)) {
+            if (info.no_face) ftd_reply_error(r, 422, "no_face", "%s: %s", what, err.msg);
+            else if (info.multiple) ftd_reply_error(r, 422, "multiple_faces", "%s: %s", what, err.msg);
+            else ftd_reply_image_error(r, what, &err);
+            return -1;
+        }
+        st->decode_ms += info.decode_ms;
+        st->encode_ms += info.encode_ms;
+        if (info.cache_hit) st->hits++;
+        else {
+            st->misses++;
+            ft_metrics_decode(info.decode_ms * 1e-3);
+            ft_metrics_encoder(info.encode_ms * 1e-3);
+        }
     }
-    /* the key is only trusted for the model it was looked up under (a reload may intervene) */
-    const uint8_t *miss = p->has_key && !p->emb ? p->key : NULL;
-    if (ftd_embed(&s->eng, g, p->data, p->len, miss, out, &info, &err)) {
-        ftd_reply_image_error(r, what, &err);
+    if (o->require_single && info.faces_detected > 1) {
+        ftd_reply_error(r, 422, "multiple_faces", "%s: %d faces found and require_single is set", what, info.faces_detected);
         return -1;
     }
-    st->decode_ms += info.decode_ms;
-    st->encode_ms += info.encode_ms;
-    if (info.cache_hit) st->hits++;
-    else {
-        st->misses++;
-        ft_metrics_decode(info.decode_ms * 1e-3);
-        ft_metrics_encoder(info.encode_ms * 1e-3);
+    if (info.used_pipeline && face_into) {
+        cJSON_AddNumberToObject(face_into, "faces_detected", info.faces_detected);
+        cJSON_AddItemToObject(face_into, "face", face_json(&info));
     }
     return 0;
 }
@@ -93,6 +124,30 @@ static int parse_double(const char *s, double *v)
     char *end;
     *v = strtod(s, &end);
     return end != s && *end == 0 && isfinite(*v);
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
+    else return 0;
+    return 1;
+}
+
+/* detect / face_index / require_single; replies (and returns -1) when one is malformed */
+static int face_opts(ftd_req *r, ftd_face_opts *o, int reply)
+{
+    const char *d = text_field(r, "detect"), *fi = text_field(r, "face_index"), *rs = text_field(r, "require_single");
+    double v;
+    *o = (ftd_face_opts){.detect = 1, .face_index = 0, .require_single = 0};
+    const char *bad = NULL;
+    if (d && !parse_bool(d, &o->detect)) bad = "detect must be true or false";
+    else if (rs && !parse_bool(rs, &o->require_single)) bad = "require_single must be true or false";
+    else if (fi && (!parse_double(fi, &v) || v != floor(v) || v < 0 || v > FTD_MAX_FACE_INDEX))
+        bad = "face_index must be an integer in 0..99";
+    else if (fi) o->face_index = (int)v;
+    if (bad && reply) ftd_reply_error(r, 400, "invalid_field", "%s", bad);
+    return bad ? -1 : 0;
 }
 
 /* threshold for this request; replies (and returns -1) on a bad far/threshold */
@@ -202,16 +257,20 @@ static void handle_verify(ftd_server *s, ftd_req *r)
             return;
         }
     }
+    ftd_face_opts fo;
+    if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     thr_choice thr;
     req_stats st = {0};
     float *e = calloc(2 * (size_t)g->dim, sizeof(float));
     int64_t face[2] = {0, 0};
     float d = 0;
+    cJSON *inobj[2] = {cJSON_CreateObject(), cJSON_CreateObject()};
     if (!e) { ftd_reply_error(r, 503, "overloaded", "out of memory"); goto out; }
     if (choose_threshold(r, g, &thr)) goto out;
     for (int i = 0; i < 2; i++)
-        if (img[i] && embed_part(s, r, g, img[i], img_name[i], e + (size_t)i * (size_t)g->dim, &st)) goto out;
+        if (img[i] && embed_part(s, r, g, img[i], img_name[i], &fo, e + (size_t)i * (size_t)g->dim, &st, inobj[i]))
+            goto out;
     double t0 = ft_now();
     if (sub[0] && sub[1]) {
         if (!ftd_index_subject_distance(g->index, sub[0], sub[1], &d, &face[0], &face[1])) {
@@ -242,10 +301,15 @@ static void handle_verify(ftd_server *s, ftd_req *r)
             cJSON_AddStringToObject(x, "subject_id", sub[i]);
             cJSON_AddNumberToObject(x, "face_id", (double)face[i]);
         }
+        cJSON *c;
+        while ((c = inobj[i] ? inobj[i]->child : NULL)) /* the face record, if the photo was detected */
+            cJSON_AddItemToObject(x, c->string, cJSON_DetachItemViaPointer(inobj[i], c));
         cJSON_AddItemToArray(in, x);
     }
     ftd_reply_json(r, 200, stats_json(o, r, &st));
 out:
+    cJSON_Delete(inobj[0]);
+    cJSON_Delete(inobj[1]);
     free(e);
     ftd_engine_release(&s->eng, g);
 }
@@ -326,6 +390,9 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
         ftd_reply_error(r, 400, "invalid_field", "Idempotency-Key must be 1..%d printable characters", FTD_MAX_IDEM_KEY);
         return;
     }
+    ftd_face_opts fo;
+    if (face_opts(r, &fo, 1)) return;
+    cJSON *faces = cJSON_CreateArray(); /* per image, when photos go through detection */
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     req_stats st = {0};
     float *e = malloc((size_t)n * (size_t)g->dim * sizeof(float));
@@ -336,7 +403,10 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
     for (int i = 0; i < n; i++) {
         char what[32];
         snprintf(what, sizeof what, "image %d", i + 1);
-        if (embed_part(s, r, g, ftd_part_get(r, "image", i), what, e + (size_t)i * (size_t)g->dim, &st)) goto out;
+        cJSON *fobj = cJSON_CreateObject();
+        cJSON_AddItemToArray(faces, fobj);
+        if (embed_part(s, r, g, ftd_part_get(r, "image", i), what, &fo, e + (size_t)i * (size_t)g->dim, &st, fobj))
+            goto out;
     }
     if (idem) enroll_fingerprint(r, subject, meta, fp);
     double t0 = ft_now();
@@ -376,8 +446,13 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
     if (!o) { ftd_reply_error(r, 500, "internal_error", "the stored enrollment answer is unreadable"); goto out; }
     cJSON_AddBoolToObject(o, "replayed", res.replayed);
     if (res.replayed) ftd_reply_header(r, "Idempotent-Replayed", "true");
+    if (cJSON_GetArraySize(faces) > 0 && cJSON_GetArrayItem(faces, 0)->child) {
+        cJSON_AddItemToObject(o, "faces", faces);
+        faces = NULL;
+    }
     ftd_reply_json(r, 201, stats_json(o, r, &st));
 out:
+    cJSON_Delete(faces);
     ft_gallery_enroll_res_free(&res);
     free(e);
     ftd_engine_release(&s->eng, g);
@@ -405,13 +480,16 @@ static void handle_identify(ftd_server *s, ftd_req *r)
         ftd_reply_error(r, 400, "invalid_field", "k must be an integer in 1..%d", FTD_MAX_K);
         return;
     }
+    ftd_face_opts fo;
+    if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     thr_choice thr;
     req_stats st = {0};
     float *e = malloc((size_t)g->dim * sizeof(float));
     ftd_match *m = malloc(FTD_MAX_K * sizeof *m);
+    cJSON *o = cJSON_CreateObject();
     if (!e || !m) { ftd_reply_error(r, 503, "overloaded", "out of memory"); goto out; }
-    if (choose_threshold(r, g, &thr) || embed_part(s, r, g, img, "image", e, &st)) goto out;
+    if (choose_threshold(r, g, &thr) || embed_part(s, r, g, img, "image", &fo, e, &st, o)) goto out;
     double t0 = ft_now();
     int64_t searched = 0;
     /* "same" is d < threshold: search up to it and drop an exact tie below */
@@ -419,7 +497,6 @@ static void handle_identify(ftd_server *s, ftd_req *r)
     if (n < 0) { ftd_reply_error(r, 503, "overloaded", "out of memory"); goto out; }
     while (n > 0 && !(m[n - 1].distance < thr.threshold)) n--;
     st.gallery_ms = (ft_now() - t0) * 1e3;
-    cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", g->m->model_id);
     threshold_json(o, &thr);
     cJSON *arr = cJSON_AddArrayToObject(o, "matches");
@@ -427,7 +504,9 @@ static void handle_identify(ftd_server *s, ftd_req *r)
     cJSON_AddItemToObject(o, "match", n ? match_json(&m[0]) : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "gallery_faces", (double)searched);
     ftd_reply_json(r, 200, stats_json(o, r, &st));
+    o = NULL;
 out:
+    cJSON_Delete(o);
     free(m);
     free(e);
     ftd_engine_release(&s->eng, g);
@@ -440,18 +519,22 @@ static void handle_embed(ftd_server *s, ftd_req *r)
     const ftd_part *img = ftd_part_get(r, "image", 0);
     if (!img) { ftd_reply_error(r, 400, "missing_field", "image is required"); return; }
     if (ftd_part_count(r, "image") > 1) { ftd_reply_error(r, 400, "invalid_field", "embed takes one image"); return; }
+    ftd_face_opts fo;
+    if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     req_stats st = {0};
     float *e = malloc((size_t)g->dim * sizeof(float));
+    cJSON *o = cJSON_CreateObject();
     if (!e) ftd_reply_error(r, 503, "overloaded", "out of memory");
-    else if (!embed_part(s, r, g, img, "image", e, &st)) {
-        cJSON *o = cJSON_CreateObject();
+    else if (!embed_part(s, r, g, img, "image", &fo, e, &st, o)) {
         cJSON_AddStringToObject(o, "model", g->m->model_id);
         cJSON_AddNumberToObject(o, "dim", g->dim);
         cJSON *arr = cJSON_AddArrayToObject(o, "embedding");
         for (int i = 0; i < g->dim; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(e[i]));
         ftd_reply_json(r, 200, stats_json(o, r, &st));
+        o = NULL;
     }
+    cJSON_Delete(o);
     free(e);
     ftd_engine_release(&s->eng, g);
 }
@@ -691,15 +774,18 @@ static int is_image_part(const ftd_part *p)
 
 int ftd_resolve_cached(ftd_server *s, ftd_req *r)
 {
+    ftd_face_opts fo;
+    if (face_opts(r, &fo, 0)) return 1; /* malformed: the handler answers 400 right here */
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     int all = 1;
     for (int i = 0; i < r->n_parts; i++) {
         ftd_part *p = &r->parts[i];
         if (!is_image_part(p) || p->has_key || p->emb) continue;
-        ft_cache_digest(p->data, p->len, p->key);
-        p->emb = malloc((size_t)g->dim * sizeof(float));
-        if (p->emb && ft_cache_get(s->eng.cache, p->key, g->m->model_id, p->emb, g->dim)) {
-            snprintf(p->emb_model, sizeof p->emb_model, "%s", g->m->model_id);
+        int len = ftd_cache_key(g, p->data, p->len, &fo, p->key);
+        snprintf(p->emb_model, sizeof p->emb_model, "%s", g->m->model_id);
+        p->emb = malloc((size_t)len * sizeof(float));
+        if (p->emb && ft_cache_get(s->eng.cache, p->key, g->m->model_id, p->emb, len)) {
+            p->emb_len = len;
         } else {
             free(p->emb);
             p->emb = NULL;
@@ -713,10 +799,11 @@ int ftd_resolve_cached(ftd_server *s, ftd_req *r)
 
 /* ------------------------------------------------------------- route table ---- */
 
-static const char *const k_verify_fields[] = {"image1", "image2", "subject_id1", "subject_id2", "far", "threshold", NULL};
-static const char *const k_enroll_fields[] = {"subject_id", "metadata", "image", "images", NULL};
-static const char *const k_identify_fields[] = {"image", "k", "far", "threshold", NULL};
-static const char *const k_embed_fields[] = {"image", NULL};
+#define FACE_FIELDS "detect", "face_index", "require_single"
+static const char *const k_verify_fields[] = {"image1", "image2", "subject_id1", "subject_id2", "far", "threshold", FACE_FIELDS, NULL};
+static const char *const k_enroll_fields[] = {"subject_id", "metadata", "image", "images", FACE_FIELDS, NULL};
+static const char *const k_identify_fields[] = {"image", "k", "far", "threshold", FACE_FIELDS, NULL};
+static const char *const k_embed_fields[] = {"image", FACE_FIELDS, NULL};
 static const char *const k_no_fields[] = {NULL};
 
 static const ftd_route k_routes[] = {

@@ -224,7 +224,7 @@ static ft_status photo_input(ftd_engine *e, ftd_gen *g, int k, const uint8_t *by
     int nf = 0;
     st = ft_faces_find(g->pipe[k].ssd, g->pipe[k].landmarks, &img, &faces, &nf, err);
     if (!st) {
-        qsort(faces, (size_t)nf, sizeof *faces, cmp_area);
+        if (nf > 1) qsort(faces, (size_t)nf, sizeof *faces, cmp_area);
         info->faces_detected = nf;
         if (nf == 0) {
             info->no_face = 1;

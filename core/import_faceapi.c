@@ -328,6 +328,28 @@ static int same_padding(builder *b, int *input, int size, int k, int stride)
     return 0;
 }
 
+/* One conv2d reading `input` with TF 'same' padding for a size x size map (size 0: no padding
+ * needed, 1x1 convs; an asymmetric TF pad becomes a pad layer first): maps the filters (HWIO,
+ * or HWC1 when depthwise: groups = channels) and the bias, or "bias": false when bias is NULL.
+ * Returns the conv layer's index. */
+static int conv_same(builder *b, const char *prefix, int input, int size, const ft_tfjs_tensor *f,
+                     const ft_tfjs_tensor *bias, int stride, int depthwise)
+{
+    int pad = size > 0 ? same_padding(b, &input, size, (int)f->dims[0], stride) : 0;
+    double out_ch = (double)(depthwise ? f->dims[2] : f->dims[3]);
+    cJSON *c = add_layer(b, "conv2d", prefix);
+    set_input(b, c, input);
+    num(c, "filters", out_ch);
+    num(c, "kernel", (double)f->dims[0]);
+    if (stride != 1) num(c, "stride", stride);
+    if (pad) num(c, "padding", pad);
+    if (depthwise) num(c, "groups", out_ch);
+    if (!bias && c) cJSON_AddBoolToObject(c, "bias", 0);
+    map(b, b->n - 1, "weight", f, depthwise ? MAP_DEPTHWISE : MAP_FILTERS);
+    if (bias) map(b, b->n - 1, "bias", bias, MAP_VECTOR);
+    return b->n - 1;
+}
+
 /* conv2d(x, filters, stride, 'same') + bias: returns the conv layer's index. */
 static int tf_conv(builder *b, const char *prefix, int input, int size, int stride)
 {
@@ -337,16 +359,7 @@ static int tf_conv(builder *b, const char *prefix, int input, int size, int stri
         fail(b, FT_EMISMATCH, "unexpected shapes in conv", prefix);
         return -1;
     }
-    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
-    cJSON *c = add_layer(b, "conv2d", prefix);
-    set_input(b, c, input);
-    num(c, "filters", (double)f->dims[3]);
-    num(c, "kernel", (double)f->dims[0]);
-    if (stride != 1) num(c, "stride", stride);
-    if (pad) num(c, "padding", pad);
-    map(b, b->n - 1, "weight", f, MAP_FILTERS);
-    map(b, b->n - 1, "bias", bias, MAP_VECTOR);
-    return b->n - 1;
+    return conv_same(b, prefix, input, size, f, bias, stride, 0);
 }
 
 /* tf.separableConv2d(x, depthwise, pointwise, stride, 'same') + bias: a
@@ -530,16 +543,7 @@ static int ssd_pointwise(builder *b, const char *prefix, int input, int size, in
 {
     const ft_tfjs_tensor *f = need(b, prefix, "weights", 4), *off = need(b, prefix, "convolution_bn_offset", 1);
     if (b->st) return -1;
-    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
-    cJSON *c = add_layer(b, "conv2d", prefix);
-    set_input(b, c, input);
-    num(c, "filters", (double)f->dims[3]);
-    num(c, "kernel", (double)f->dims[0]);
-    if (stride != 1) num(c, "stride", stride);
-    if (pad) num(c, "padding", pad);
-    map(b, b->n - 1, "weight", f, MAP_FILTERS);
-    map(b, b->n - 1, "bias", off, MAP_VECTOR);
-    return act_of(b, "relu6", b->n - 1);
+    return act_of(b, "relu6", conv_same(b, prefix, input, size, f, off, stride, 0));
 }
 
 /* depthwiseConvLayer (src/ssdMobilenetv1/mobileNetV1.ts): depthwiseConv2d 'same', batchNorm
@@ -551,16 +555,7 @@ static int ssd_depthwise(builder *b, const char *prefix, int input, int size, in
     const ft_tfjs_tensor *mu = need(b, prefix, "BatchNorm/moving_mean", 1);
     const ft_tfjs_tensor *var = need(b, prefix, "BatchNorm/moving_variance", 1);
     if (b->st) return -1;
-    int pad = same_padding(b, &input, size, (int)f->dims[0], stride);
-    cJSON *c = add_layer(b, "conv2d", prefix);
-    set_input(b, c, input);
-    num(c, "filters", (double)f->dims[2]);
-    num(c, "kernel", (double)f->dims[0]);
-    if (stride != 1) num(c, "stride", stride);
-    if (pad) num(c, "padding", pad);
-    num(c, "groups", (double)f->dims[2]);
-    if (c) cJSON_AddBoolToObject(c, "bias", 0);
-    map(b, b->n - 1, "weight", f, MAP_DEPTHWISE);
+    conv_same(b, prefix, input, size, f, NULL, stride, 1);
     cJSON *n = add_layer(b, "batchnorm", NULL);
     num(n, "eps", FACEAPI_SSD_BN_EPS);
     map(b, b->n - 1, "weight", g, MAP_VECTOR);
@@ -579,13 +574,7 @@ static int ssd_head_conv(builder *b, const char *prefix, int input)
         fail(b, FT_EMISMATCH, "expected a 1x1 predictor in", prefix);
         return -1;
     }
-    cJSON *c = add_layer(b, "conv2d", prefix);
-    set_input(b, c, input);
-    num(c, "filters", (double)f->dims[3]);
-    num(c, "kernel", 1);
-    map(b, b->n - 1, "weight", f, MAP_FILTERS);
-    map(b, b->n - 1, "bias", bias, MAP_VECTOR);
-    return b->n - 1;
+    return conv_same(b, prefix, input, 0, f, bias, 1, 0);
 }
 
 /* SsdMobilenetv1 (src/ssdMobilenetv1): toBatchTensor(512, not centered), x / 127.5 - 1;

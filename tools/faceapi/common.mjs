@@ -1,4 +1,4 @@
-// common.mjs — what the golden scripts after golden_encoder.mjs share: the fetched package's own
+// common.mjs — what the golden scripts share: the fetched package's own
 // dist/face-api.node-wasm.js loaded by path on the pinned tfjs + wasm backend, image helpers
 // (PGM, JPEG via jpeg-js, crops, tf.image.resizeBilinear to uint8), and the FTGOLDEN writer.
 import { createRequire } from 'node:module';

@@ -316,18 +316,23 @@ out:
 
 /* ----------------------------------------------------------------- /v1/enroll ---- */
 
-/* SHA-256 over what makes two enrollments "the same request" (hex) */
-static void enroll_fingerprint(const ftd_req *r, const char *subject, const char *meta, char hex[65])
+/* SHA-256 over what makes two enrollments "the same request" (hex): subject, metadata and each
+ * image's cache key — already computed on the I/O thread (ftd_resolve_cached), and covering
+ * the face choice (detect, face_index) as well as the bytes. */
+static void enroll_fingerprint(const ftd_req *r, const ftd_gen *g, const ftd_face_opts *fo, const char *subject,
+                               const char *meta, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, subject, strlen(subject) + 1) &&
              EVP_DigestUpdate(c, meta ? meta : "", meta ? strlen(meta) + 1 : 1);
-    for (int i = 0; ok && i < ftd_part_count(r, "image"); i++) {
-        const ftd_part *p = ftd_part_get(r, "image", i);
+    for (int i = 0; ok && i < r->n_parts; i++) {
+        const ftd_part *p = &r->parts[i];
+        if (strcmp(p->name, "image")) continue;
         uint8_t key[FT_CACHE_KEY_BYTES];
-        ft_cache_digest(p->data, p->len, key);
+        if (p->has_key || p->emb) memcpy(key, p->key, sizeof key);
+        else ftd_cache_key(g, p->data, p->len, fo, key);
         ok = EVP_DigestUpdate(c, key, sizeof key);
     }
     ok = ok && EVP_DigestFinal_ex(c, md, &len);
@@ -408,7 +413,7 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
         if (embed_part(s, r, g, ftd_part_get(r, "image", i), what, &fo, e + (size_t)i * (size_t)g->dim, &st, fobj))
             goto out;
     }
-    if (idem) enroll_fingerprint(r, subject, meta, fp);
+    if (idem) enroll_fingerprint(r, g, &fo, subject, meta, fp);
     double t0 = ft_now();
     pthread_mutex_lock(&s->eng.write_mu);
     int64_t before = 0;

@@ -132,6 +132,7 @@ void ftd_reply_error(ftd_req *r, int status, const char *code, const char *fmt, 
 void ftd_reply_header(ftd_req *r, const char *name, const char *value);
 
 /* Request fields (after body normalisation) */
+int ftd_is_image_field(const char *name);   /* "image", "image1" or "image2" */
 const ftd_part *ftd_part_get(const ftd_req *r, const char *name, int nth);
 int ftd_part_count(const ftd_req *r, const char *name);
 const char *ftd_header(const ftd_req *r, const char *name);

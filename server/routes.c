@@ -772,11 +772,6 @@ static void handle_metrics(ftd_server *s, ftd_req *r)
 
 /* ---------------------------------------------------------- cache on the I/O thread ---- */
 
-static int is_image_part(const ftd_part *p)
-{
-    return !strcmp(p->name, "image") || !strcmp(p->name, "image1") || !strcmp(p->name, "image2");
-}
-
 int ftd_resolve_cached(ftd_server *s, ftd_req *r)
 {
     ftd_face_opts fo;
@@ -785,7 +780,7 @@ int ftd_resolve_cached(ftd_server *s, ftd_req *r)
     int all = 1;
     for (int i = 0; i < r->n_parts; i++) {
         ftd_part *p = &r->parts[i];
-        if (!is_image_part(p) || p->has_key || p->emb) continue;
+        if (!ftd_is_image_field(p->name) || p->has_key || p->emb) continue;
         int len = ftd_cache_key(g, p->data, p->len, &fo, p->key);
         snprintf(p->emb_model, sizeof p->emb_model, "%s", g->m->model_id);
         p->emb = malloc((size_t)len * sizeof(float));

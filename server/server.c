@@ -115,7 +115,7 @@ const char *ftd_query(const ftd_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int is_image_field(const char *name)
+int ftd_is_image_field(const char *name)
 {
     return !strcmp(name, "image") || !strcmp(name, "image1") || !strcmp(name, "image2");
 }
@@ -163,7 +163,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (!key) return MHD_YES;
     ftd_part *cur = r->cur_part >= 0 ? &r->parts[r->cur_part] : NULL;
     if (off == 0 && !(cur && cur->len == 0 && !strcmp(cur->name, key))) {
-        if (is_image_field(key) && ++r->n_images > r->max_images) { r->too_many = 1; r->cur_part = -1; return MHD_YES; }
+        if (ftd_is_image_field(key) && ++r->n_images > r->max_images) { r->too_many = 1; r->cur_part = -1; return MHD_YES; }
         int k = part_new(r, key, filename != NULL);
         if (k < 0) { r->pp_failed = 1; return MHD_NO; }
         r->cur_part = k;
@@ -251,7 +251,7 @@ static int normalise_json(ftd_req *r)
                 if ((rc = part_from_base64(r, "image", e->valuestring))) break;
             }
             if (rc) break;
-        } else if (is_image_field(name)) {
+        } else if (ftd_is_image_field(name)) {
             if (!cJSON_IsString(it)) { ftd_reply_error(r, 400, "invalid_field", "%s must be a base64 string", name); rc = -1; break; }
             if ((rc = part_from_base64(r, name, it->valuestring))) break;
         } else {
@@ -280,7 +280,7 @@ static int check_multipart_fields(ftd_req *r)
             ftd_reply_error(r, 400, "invalid_field", "unknown field '%.60s'", p->name);
             return -1;
         }
-        if (is_image_field(p->name) && p->len == 0) {
+        if (ftd_is_image_field(p->name) && p->len == 0) {
             ftd_reply_error(r, 400, "missing_field", "%s is empty", p->name);
             return -1;
         }

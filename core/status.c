@@ -50,6 +50,8 @@ const char *ft_status_name(ft_status s)
     case FT_EVERSION: return "version";
     case FT_EMISMATCH: return "mismatch";
     case FT_EINTERRUPTED: return "interrupted";
+    case FT_ENOFACE: return "no_face";
+    case FT_EMANYFACES: return "multiple_faces";
     }
     return "unknown";
 }

@@ -172,7 +172,7 @@ ft_status ftd_engine_reload(ftd_engine *e, char prev[128], ft_error *err)
 
 static double ms_since(double t0) { return (ft_now() - t0) * 1e3; }
 
-int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
+int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ft_photo_opts *o,
                   uint8_t key[FT_CACHE_KEY_BYTES])
 {
     ft_cache_digest(bytes, n, key);
@@ -205,49 +205,26 @@ static void pack_record(const ftd_gen *g, const ftd_embed_info *info, float *vec
     memcpy(r + 6, info->face.landmarks, sizeof info->face.landmarks);
 }
 
-static int cmp_area(const void *a, const void *b)
-{
-    const ft_face *x = a, *y = b;
-    float ax = x->box.w * x->box.h, ay = y->box.w * y->box.h;
-    return ax < ay ? 1 : ax > ay ? -1 : 0;
-}
-
-/* decode -> (detect -> landmarks -> choose -> align) -> the encoder's input, on instance k */
+/* decode -> ft_photo_input (detect, choose, align) -> the encoder's input, on instance k */
 static ft_status photo_input(ftd_engine *e, ftd_gen *g, int k, const uint8_t *bytes, size_t n,
-                             const ftd_face_opts *o, float *x, ftd_embed_info *info, ft_error *err)
+                             const ft_photo_opts *o, float *x, ftd_embed_info *info, ft_error *err)
 {
     ft_image img = {0};
     ft_decode_opts dopts = {.max_pixels = e->max_pixels};
     ft_status st = ft_image_decode(bytes, n, &dopts, &img, err);
     if (st) return st;
-    ft_face *faces = NULL;
-    int nf = 0;
-    st = ft_faces_find(g->pipe[k].ssd, g->pipe[k].landmarks, &img, &faces, &nf, err);
+    ft_photo_face pf;
+    st = ft_photo_input(&g->pipe[k], &img, o, ft_net_input(g->m->net), x, &pf, err);
+    info->faces_detected = pf.faces_detected;
     if (!st) {
-        if (nf > 1) qsort(faces, (size_t)nf, sizeof *faces, cmp_area);
-        info->faces_detected = nf;
-        if (nf == 0) {
-            info->no_face = 1;
-            st = ft_error_set(err, FT_EINVAL, "no face found");
-        } else if (o->require_single && nf > 1) {
-            info->multiple = 1;
-            st = ft_error_set(err, FT_EINVAL, "%d faces found and require_single is set", nf);
-        } else if (o->face_index >= nf) {
-            info->no_face = 1;
-            st = ft_error_set(err, FT_EINVAL, "face_index %d asked, %d face(s) found", o->face_index, nf);
-        } else {
-            info->used_pipeline = 1;
-            info->face = faces[o->face_index];
-            const ft_input_spec *spec = ft_net_input(g->m->net);
-            st = ft_face_input(&img, &info->face.crop, spec->width, spec, x, err);
-        }
+        info->used_pipeline = 1;
+        info->face = pf.face;
     }
-    free(faces);
     ft_image_free(&img);
     return st;
 }
 
-ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
+ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, const ft_photo_opts *o,
                     const uint8_t *known_miss, float *out, ftd_embed_info *info, ft_error *err)
 {
     memset(info, 0, sizeof *info);
@@ -270,10 +247,8 @@ ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, c
     if (!known_miss && ft_cache_get(e->cache, key, g->m->model_id, vec, len)) {
         ftd_unpack_cached(g, vec, len, out, info);
         info->cache_hit = 1;
-        if (o->require_single && info->faces_detected > 1) {
-            info->multiple = 1;
-            st = ft_error_set(err, FT_EINVAL, "%d faces found and require_single is set", info->faces_detected);
-        }
+        if (o->require_single && info->faces_detected > 1)
+            st = ft_error_set(err, FT_EMANYFACES, "%d faces found and a single one is required", info->faces_detected);
         goto done;
     }
     pthread_mutex_lock(&g->mu);

@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "facetwin/align.h"
 #include "facetwin/model.h"
+#include "facetwin/photo.h"
 #include "facetwin/pipeline.h"
 #include "gallery.h"
 #include "index.h"
@@ -54,13 +55,6 @@ typedef struct {
     uint64_t max_pixels;
 } ftd_engine;
 
-/* How a photo becomes a face, when the model carries a detection pipeline. */
-typedef struct {
-    int detect;          /* 0: the image is already a face crop (the pre-cropped path) */
-    int face_index;      /* faces ordered by decreasing box area; 0 = the largest */
-    int require_single;  /* more than one face detected is an error */
-} ftd_face_opts;
-
 /* A cached photo embedding carries its face record after the embedding: box x, y, w, h, score,
  * faces detected, then 68 (x, y) landmarks. */
 #define FTD_FACE_REC (5 + 1 + 2 * FT_LANDMARKS)
@@ -71,7 +65,6 @@ typedef struct {
     int used_pipeline;   /* the face below is filled */
     int faces_detected;
     ft_face face;        /* box (score in box.score) and landmarks */
-    int no_face, multiple; /* why a photo was refused (with FT_EINVAL) */
 } ftd_embed_info;
 
 /* Loads the checkpoint (n_inst copies), builds the index from the gallery. On failure
@@ -90,7 +83,7 @@ ft_status ftd_engine_reload(ftd_engine *e, char prev[128], ft_error *err);
 /* The cache key of an image under these options: SHA-256 of the bytes, mixed with the face
  * choice when the photo goes through detection. Returns the cached vector's length
  * (g->dim, or g->dim + FTD_FACE_REC for a detected photo). */
-int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
+int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ft_photo_opts *o,
                   uint8_t key[FT_CACHE_KEY_BYTES]);
 
 /* Unpacks a cached vector of length ftd_cache_key's into out (g->dim) and info's face. */
@@ -99,9 +92,9 @@ void ftd_unpack_cached(const ftd_gen *g, const float *vec, int len, float *out, 
 /* Image bytes -> embedding (g->dim floats) through the cache; a photo goes through detection,
  * landmarks and alignment first when the model carries the pipeline and o->detect is set.
  * known_miss: the key from ftd_cache_key when the caller already looked it up and missed (skips
- * the digest and the lookup), else NULL. A photo without a usable face: FT_EINVAL with
- * info->no_face or info->multiple set. */
-ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, const ftd_face_opts *o,
+ * the digest and the lookup), else NULL. A photo without a usable face: FT_ENOFACE or
+ * FT_EMANYFACES (ft_photo_input's policy). */
+ft_status ftd_embed(ftd_engine *e, ftd_gen *g, const uint8_t *bytes, size_t n, const ft_photo_opts *o,
                     const uint8_t *known_miss, float *out, ftd_embed_info *info, ft_error *err);
 
 #endif

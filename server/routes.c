@@ -55,28 +55,10 @@ static void store_failed(ftd_req *r, const ft_error *err)
     ftd_reply_error(r, 500, "internal_error", "the gallery store failed; nothing was changed");
 }
 
-static cJSON *face_json(const ftd_embed_info *info)
-{
-    cJSON *f = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(f, "box");
-    cJSON_AddNumberToObject(b, "x", info->face.box.x);
-    cJSON_AddNumberToObject(b, "y", info->face.box.y);
-    cJSON_AddNumberToObject(b, "width", info->face.box.w);
-    cJSON_AddNumberToObject(b, "height", info->face.box.h);
-    cJSON_AddNumberToObject(f, "score", info->face.box.score);
-    cJSON *lm = cJSON_AddArrayToObject(f, "landmarks");
-    for (int i = 0; i < FT_LANDMARKS; i++) {
-        cJSON *pt = cJSON_CreateArray();
-        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round(info->face.landmarks[i][0] * 100) / 100));
-        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round(info->face.landmarks[i][1] * 100) / 100));
-        cJSON_AddItemToArray(lm, pt);
-    }
-    return f;
-}
-
 /* Embeds an image part; replies (and returns -1) on a bad image. When the photo went through
  * detection, "faces_detected" and "face" are added to face_into (if non-NULL). */
 static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, const char *what,
-                      const ftd_face_opts *o, float *out, req_stats *st, cJSON *face_into)
+                      const ft_photo_opts *o, float *out, req_stats *st, cJSON *face_into)
 {
     ftd_embed_info info;
     ft_error err = {0};
@@ -88,8 +70,8 @@ static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, 
         /* the key is only trusted for the model it was looked up under (a reload may intervene) */
         const uint8_t *miss = p->has_key && !p->emb && !strcmp(p->emb_model, g->m->model_id) ? p->key : NULL;
         if (ftd_embed(&s->eng, g, p->data, p->len, o, miss, out, &info, &err)) {
-            if (info.no_face) ftd_reply_error(r, 422, "no_face", "%s: %s", what, err.msg);
-            else if (info.multiple) ftd_reply_error(r, 422, "multiple_faces", "%s: %s", what, err.msg);
+            if (err.code == FT_ENOFACE || err.code == FT_EMANYFACES)
+                ftd_reply_error(r, 422, ft_status_name(err.code), "%s: %s", what, err.msg);
             else ftd_reply_image_error(r, what, &err);
             return -1;
         }
@@ -108,7 +90,7 @@ static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, 
     }
     if (info.used_pipeline && face_into) {
         cJSON_AddNumberToObject(face_into, "faces_detected", info.faces_detected);
-        cJSON_AddItemToObject(face_into, "face", face_json(&info));
+        cJSON_AddItemToObject(face_into, "face", ft_face_json(&info.face));
     }
     return 0;
 }
@@ -135,11 +117,11 @@ static int parse_bool(const char *v, int *out)
 }
 
 /* detect / face_index / require_single; replies (and returns -1) when one is malformed */
-static int face_opts(ftd_req *r, ftd_face_opts *o, int reply)
+static int face_opts(ftd_req *r, ft_photo_opts *o, int reply)
 {
     const char *d = text_field(r, "detect"), *fi = text_field(r, "face_index"), *rs = text_field(r, "require_single");
     double v;
-    *o = (ftd_face_opts){.detect = 1, .face_index = 0, .require_single = 0};
+    *o = (ft_photo_opts){.detect = 1, .face_index = 0, .require_single = 0};
     const char *bad = NULL;
     if (d && !parse_bool(d, &o->detect)) bad = "detect must be true or false";
     else if (rs && !parse_bool(rs, &o->require_single)) bad = "require_single must be true or false";
@@ -257,7 +239,7 @@ static void handle_verify(ftd_server *s, ftd_req *r)
             return;
         }
     }
-    ftd_face_opts fo;
+    ft_photo_opts fo;
     if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     thr_choice thr;
@@ -319,7 +301,7 @@ out:
 /* SHA-256 over what makes two enrollments "the same request" (hex): subject, metadata and each
  * image's cache key — already computed on the I/O thread (ftd_resolve_cached), and covering
  * the face choice (detect, face_index) as well as the bytes. */
-static void enroll_fingerprint(const ftd_req *r, const ftd_gen *g, const ftd_face_opts *fo, const char *subject,
+static void enroll_fingerprint(const ftd_req *r, const ftd_gen *g, const ft_photo_opts *fo, const char *subject,
                                const char *meta, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -395,7 +377,7 @@ static void handle_enroll(ftd_server *s, ftd_req *r)
         ftd_reply_error(r, 400, "invalid_field", "Idempotency-Key must be 1..%d printable characters", FTD_MAX_IDEM_KEY);
         return;
     }
-    ftd_face_opts fo;
+    ft_photo_opts fo;
     if (face_opts(r, &fo, 1)) return;
     cJSON *faces = cJSON_CreateArray(); /* per image, when photos go through detection */
     ftd_gen *g = ftd_engine_acquire(&s->eng);
@@ -485,7 +467,7 @@ static void handle_identify(ftd_server *s, ftd_req *r)
         ftd_reply_error(r, 400, "invalid_field", "k must be an integer in 1..%d", FTD_MAX_K);
         return;
     }
-    ftd_face_opts fo;
+    ft_photo_opts fo;
     if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     thr_choice thr;
@@ -524,7 +506,7 @@ static void handle_embed(ftd_server *s, ftd_req *r)
     const ftd_part *img = ftd_part_get(r, "image", 0);
     if (!img) { ftd_reply_error(r, 400, "missing_field", "image is required"); return; }
     if (ftd_part_count(r, "image") > 1) { ftd_reply_error(r, 400, "invalid_field", "embed takes one image"); return; }
-    ftd_face_opts fo;
+    ft_photo_opts fo;
     if (face_opts(r, &fo, 1)) return;
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     req_stats st = {0};
@@ -774,7 +756,7 @@ static void handle_metrics(ftd_server *s, ftd_req *r)
 
 int ftd_resolve_cached(ftd_server *s, ftd_req *r)
 {
-    ftd_face_opts fo;
+    ft_photo_opts fo;
     if (face_opts(r, &fo, 0)) return 1; /* malformed: the handler answers 400 right here */
     ftd_gen *g = ftd_engine_acquire(&s->eng);
     int all = 1;

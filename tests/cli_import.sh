@@ -32,9 +32,17 @@ info=$("$FT" info "$TMP/enc.ftw") && printf '%s' "$info" | grep -q "input      1
   && printf '%s' "$info" | grep -q "zero-padded" && ok "info describes it" || bad "info: $info"
 ORL=$SHARED/datasets/orl
 if [ -d "$ORL" ]; then
-  same=$("$FT" verify --model "$TMP/enc.ftw" "$ORL/s1/1.pgm" "$ORL/s1/2.pgm" --json)
-  d=$(printf '%s' "$same" | json_num distance)
-  awk -v d="$d" 'BEGIN { exit !(d > 0 && d < 0.6) }' && ok "verify s1/1 s1/2: $same" || bad "verify: $same"
+  # the pipeline model detects by default: ORL's tight crop has no face the SSD can find ...
+  expect_error "verify on a tight crop, detection on" "1.pgm: no face found" \
+    "$FT" verify --model "$TMP/enc.ftw" "$ORL/s1/1.pgm" "$ORL/s1/2.pgm"
+  # ... on a grey canvas it does; --no-detect takes the image as the face (pre-cropped path)
+  for how in "--canvas 300" "--no-detect"; do
+    # shellcheck disable=SC2086
+    same=$("$FT" verify --model "$TMP/enc.ftw" $how "$ORL/s1/1.pgm" "$ORL/s1/2.pgm" --json)
+    d=$(printf '%s' "$same" | json_num distance)
+    awk -v d="$d" 'BEGIN { exit !(d > 0 && d < 0.6) }' && ok "verify $how s1/1 s1/2: $same" || bad "verify $how: $same"
+  done
+  printf '%s' "$same" | grep -q '"faces"' && bad "--no-detect reported faces" || ok "--no-detect reports no face"
 fi
 expect_usage "detect without model" "--model is required" "$FT" detect x.jpg
 expect_usage "detect bad detector" "--detector must be ssd or tiny" "$FT" detect --model "$TMP/enc.ftw" --detector yolo x.jpg

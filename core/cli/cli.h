@@ -11,6 +11,8 @@
 #include "facetwin/dataset.h"
 #include "facetwin/faceset.h"
 #include "facetwin/idx.h"
+#include "facetwin/model.h"
+#include "facetwin/photo.h"
 #include "facetwin/status.h"
 #include "facetwin/train.h"
 
@@ -52,6 +54,39 @@ ft_status cli_idx_prefix(const char *data, const char *which, char *prefix, size
 /* Prints o as one line of JSON on stdout and deletes it. */
 struct cJSON;
 void cli_print_json(struct cJSON *o);
+
+/* ---- photos (photo.c): detect, choose and align the face when the model can ---- */
+
+enum { CLI_OPT_NO_DETECT = 1000, CLI_OPT_DETECTOR, CLI_OPT_FACE, CLI_OPT_REQUIRE_SINGLE, CLI_OPT_CANVAS, CLI_OPT_ROTATE };
+/* getopt_long entries for the options above */
+#define CLI_PHOTO_OPTIONS                                                                                    \
+    {"no-detect", 0, 0, CLI_OPT_NO_DETECT}, {"detector", 1, 0, CLI_OPT_DETECTOR}, {"face", 1, 0, CLI_OPT_FACE}, \
+        {"require-single", 0, 0, CLI_OPT_REQUIRE_SINGLE}, {"canvas", 1, 0, CLI_OPT_CANVAS},                   \
+        {"rotate", 0, 0, CLI_OPT_ROTATE}
+#define CLI_PHOTO_HELP                                                                                      \
+    "Photos: with a face-api pipeline checkpoint ('facetwin import --from face-api') each image is a\n"      \
+    "photo: decoded (EXIF orientation applied), faces detected (--detector ssd|tiny, default ssd),\n"        \
+    "68 landmarks, the face chosen (the largest; --face K the K-th largest; --require-single refuses\n"     \
+    "several), aligned as face-api does (--rotate: eyes level) and embedded. No usable face is an\n"       \
+    "error naming the file. --canvas PX centres a smaller image on a PX x PX grey square first (tight\n"    \
+    "crops like ORL's). --no-detect: the image is already a face crop.\n"
+/* Handles one of the options above: 1 handled (explicit_detect set), 0 not a photo option,
+ * -1 usage error (printed). */
+int cli_photo_option(const char *cmd, int c, const char *arg, ft_photo_opts *o, int *explicit_detect);
+
+typedef struct {
+    ft_model m;     /* the encoder, threshold, model id */
+    ft_pipeline p;  /* detectors + landmark net (no encoder) */
+    ft_photo_opts o;/* detect cleared when the model has no pipeline */
+} cli_embedder;
+/* Loads a model for photos. Detection asked explicitly of a model without it is an error. */
+ft_status cli_embedder_open(const char *path, const ft_photo_opts *o, int explicit_detect, cli_embedder *e,
+                            ft_error *err);
+/* One image file -> embedding (ft_net_embed_dim floats); the error names the file. */
+ft_status cli_embedder_file(cli_embedder *e, const char *path, float *out, ft_photo_face *info, ft_error *err);
+void cli_embedder_close(cli_embedder *e);
+/* Adds "faces_detected" and "face" to o when the face was detected. */
+void cli_add_face(struct cJSON *o, const ft_photo_face *f);
 
 /* ---- identity folders (faces.c) ---- */
 

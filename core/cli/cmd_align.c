@@ -12,27 +12,8 @@
 #include "cli.h"
 #include "facetwin/align.h"
 #include "facetwin/image.h"
+#include "facetwin/photo.h"
 #include "facetwin/pipeline.h"
-
-#define CANVAS_GREY 128
-#define CANVAS_MAX 8192
-
-/* img centered on a side x side grey canvas (RGB). */
-static ft_status on_canvas(const ft_image *img, int side, ft_image *out, ft_error *err)
-{
-    if (side < img->w || side < img->h) return ft_error_set(err, FT_EINVAL, "--canvas %d is smaller than the image", side);
-    out->w = out->h = side;
-    out->c = 3;
-    out->data = malloc((size_t)side * side * 3);
-    if (!out->data) return ft_error_set(err, FT_ENOMEM, "out of memory");
-    memset(out->data, CANVAS_GREY, (size_t)side * side * 3);
-    int ox = (side - img->w) / 2, oy = (side - img->h) / 2;
-    for (int y = 0; y < img->h; y++)
-        for (int x = 0; x < img->w; x++)
-            for (int k = 0; k < 3; k++)
-                out->data[((size_t)(y + oy) * side + x + ox) * 3 + k] = img->data[((size_t)y * img->w + x) * img->c + (img->c == 3 ? k : 0)];
-    return FT_OK;
-}
 
 static cJSON *box_json(const ft_face_box *b)
 {
@@ -63,7 +44,7 @@ int cmd_align(int argc, char **argv)
         case 'd': kind = optarg; break;
         case 'o': out = optarg; break;
         case 'c':
-            if (cli_int("align", "--canvas", optarg, 1, CANVAS_MAX, &canvas)) return FT_EXIT_USAGE;
+            if (cli_int("align", "--canvas", optarg, 1, FT_CANVAS_MAX, &canvas)) return FT_EXIT_USAGE;
             break;
         case 'f':
             if (cli_int("align", "--face", optarg, 0, 1000, &face)) return FT_EXIT_USAGE;
@@ -138,7 +119,7 @@ static int align_one(ft_pipeline *pp, ft_detector *det, const char *path, const 
     float *x = *xp;
     if (ft_image_load(path, NULL, &img, err)) return 1;
     *imgp = img;
-    if (canvas && on_canvas(&img, (int)canvas, &big, err)) goto done;
+    if (canvas && ft_image_on_canvas(&img, (int)canvas, &big, err)) goto done;
     const ft_image *src = canvas ? &big : &img;
     if (ft_faces_find(det, p.landmarks, src, &f, &n, err)) goto done;
     if (n == 0 || face >= n) {

@@ -25,7 +25,9 @@ typedef enum {
     FT_ECORRUPT,     /* checksum mismatch */
     FT_EVERSION,     /* unknown format version */
     FT_EMISMATCH,    /* data does not match the spec it claims */
-    FT_EINTERRUPTED  /* stopped by a signal (e.g. Ctrl-C during training) */
+    FT_EINTERRUPTED, /* stopped by a signal (e.g. Ctrl-C during training) */
+    FT_ENOFACE,      /* a photo without a usable face (none found, or face_index beyond them) */
+    FT_EMANYFACES    /* several faces and a single one was required */
 } ft_status;
 
 #define FT_ERROR_MSG_MAX 512

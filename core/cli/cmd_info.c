@@ -8,6 +8,25 @@
 #include "cli.h"
 #include "facetwin/model.h"
 
+/* "photos" line: which networks of face-api's pipeline ride along (include/facetwin/pipeline.h). */
+static void print_photos(const char *meta_json)
+{
+    cJSON *meta = cJSON_Parse(meta_json ? meta_json : "{}");
+    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(meta, "pipeline"), *part;
+    printf("photos     ");
+    if (!cJSON_IsObject(pipe) || !pipe->child) {
+        printf("no detector: images are taken as pre-cropped faces\n");
+    } else {
+        const char *sep = "";
+        cJSON_ArrayForEach(part, pipe) {
+            printf("%s%s", sep, part->string);
+            sep = ", ";
+        }
+        printf(" -> whole photos are detected, the face chosen and aligned (embed, verify, facetwind)\n");
+    }
+    cJSON_Delete(meta);
+}
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", 0, 0, 'J'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -53,8 +72,9 @@ int cmd_info(int argc, char **argv)
         for (int k = 0; k < in->channels; k++) printf(" %g", in->mean[k]);
         printf(", std");
         for (int k = 0; k < in->channels; k++) printf(" %g", in->std[k]);
-        printf("\nembedding  %d\nthreshold  %g\nparameters %zu (%.1f MFLOP per image)\nlayers\n",
-               ft_net_embed_dim(m.net), m.threshold, ft_net_param_count(m.net), ft_net_flops(m.net) / 1e6);
+        printf("\nembedding  %d\nthreshold  %g\n", ft_net_embed_dim(m.net), m.threshold);
+        print_photos(m.meta_json);
+        printf("parameters %zu (%.1f MFLOP per image)\nlayers\n", ft_net_param_count(m.net), ft_net_flops(m.net) / 1e6);
         char buf[256];
         for (int i = 0; i < ft_net_n_layers(m.net); i++) {
             ft_net_describe_layer(m.net, i, buf, sizeof buf);

@@ -180,7 +180,9 @@ int ftd_cache_key(const ftd_gen *g, const uint8_t *bytes, size_t n, const ft_pho
     /* a detected photo: the key also names which face was embedded */
     uint8_t buf[FT_CACHE_KEY_BYTES + 32];
     memcpy(buf, key, FT_CACHE_KEY_BYTES);
-    int k = snprintf((char *)buf + FT_CACHE_KEY_BYTES, 32, "face:%d", o->face_index);
+    /* ssd (the default) keeps the key it always had; the tiny detector finds other boxes */
+    int k = snprintf((char *)buf + FT_CACHE_KEY_BYTES, 32, "face:%d%s", o->face_index,
+                     o->detector == FT_DETECTOR_TINY ? ":tiny" : "");
     ft_cache_digest(buf, FT_CACHE_KEY_BYTES + (size_t)k, key);
     return g->dim + FTD_FACE_REC;
 }

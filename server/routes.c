@@ -72,6 +72,8 @@ static int embed_part(ftd_server *s, ftd_req *r, ftd_gen *g, const ftd_part *p, 
         if (ftd_embed(&s->eng, g, p->data, p->len, o, miss, out, &info, &err)) {
             if (err.code == FT_ENOFACE || err.code == FT_EMANYFACES)
                 ftd_reply_error(r, 422, ft_status_name(err.code), "%s: %s", what, err.msg);
+            else if (err.code == FT_EMISMATCH) /* a detector this model does not carry */
+                ftd_reply_error(r, 400, "invalid_field", "%s: %s", what, err.msg);
             else ftd_reply_image_error(r, what, &err);
             return -1;
         }
@@ -116,10 +118,11 @@ static int parse_bool(const char *v, int *out)
     return 1;
 }
 
-/* detect / face_index / require_single; replies (and returns -1) when one is malformed */
+/* detect / detector / face_index / require_single; replies (and returns -1) when one is malformed */
 static int face_opts(ftd_req *r, ft_photo_opts *o, int reply)
 {
     const char *d = text_field(r, "detect"), *fi = text_field(r, "face_index"), *rs = text_field(r, "require_single");
+    const char *dk = text_field(r, "detector");
     double v;
     *o = (ft_photo_opts){.detect = 1, .face_index = 0, .require_single = 0};
     const char *bad = NULL;
@@ -128,6 +131,11 @@ static int face_opts(ftd_req *r, ft_photo_opts *o, int reply)
     else if (fi && (!parse_double(fi, &v) || v != floor(v) || v < 0 || v > FTD_MAX_FACE_INDEX))
         bad = "face_index must be an integer in 0..99";
     else if (fi) o->face_index = (int)v;
+    if (!bad && dk) {
+        if (!strcmp(dk, "ssd")) o->detector = FT_DETECTOR_SSD;
+        else if (!strcmp(dk, "tiny")) o->detector = FT_DETECTOR_TINY;
+        else bad = "detector must be ssd or tiny";
+    }
     if (bad && reply) ftd_reply_error(r, 400, "invalid_field", "%s", bad);
     return bad ? -1 : 0;
 }
@@ -781,7 +789,7 @@ int ftd_resolve_cached(ftd_server *s, ftd_req *r)
 
 /* ------------------------------------------------------------- route table ---- */
 
-#define FACE_FIELDS "detect", "face_index", "require_single"
+#define FACE_FIELDS "detect", "detector", "face_index", "require_single"
 static const char *const k_verify_fields[] = {"image1", "image2", "subject_id1", "subject_id2", "far", "threshold", FACE_FIELDS, NULL};
 static const char *const k_enroll_fields[] = {"subject_id", "metadata", "image", "images", FACE_FIELDS, NULL};
 static const char *const k_identify_fields[] = {"image", "k", "far", "threshold", FACE_FIELDS, NULL};

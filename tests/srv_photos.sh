@@ -6,6 +6,7 @@
 #   identify the probes: the right person, or "no match" for an unknown face;
 #   a group photo: faces_detected 2, require_single -> 422 multiple_faces, face_index picks the
 #   other face; a photo without a face -> 422 no_face; face_index past the faces -> 422 no_face;
+#   detector=tiny per request (1 face in obama_and_biden.jpg, as the reference), cached apart;
 #   detect=false takes the image as a crop; the cache keys on the face choice;
 #   every response validated against openapi.yaml.
 . "$(dirname "$0")/lib_srv.sh"
@@ -47,6 +48,12 @@ call POST /v1/embed -F "image=@$PHOTOS/probes/obama1.jpg"
 call POST /v1/embed -F "image=@$PHOTOS/probes/kit_with_rose.jpg" -F face_index=1 -F detect=true
 [ "$(jget cache.hits)" = 1 ] && ok "the cache keys on the face chosen (face_index=1 seen before)" || bad "face_index cache $(head -c 200 "$BODY")"
 call POST /v1/embed -F "image=@$PHOTOS/probes/obama_and_biden.jpg" -F detect=maybe; expect "detect=maybe" 400 invalid_field
+# the tiny detector, per request: it finds one face in obama_and_biden.jpg, as the reference's does;
+# the cache keeps the detectors apart (the SSD's answer for this photo is cached above)
+call POST /v1/embed -F "image=@$PHOTOS/probes/obama_and_biden.jpg" -F detector=tiny
+[ "$STATUS" = 200 ] && [ "$(jget faces_detected)" = 1 ] && [ "$(jget cache.hits)" = 0 ] \
+  && ok "detector=tiny: 1 face (the SSD found 2), not the SSD's cached answer" || bad "detector=tiny $(head -c 200 "$BODY")"
+call POST /v1/embed -F "image=@$PHOTOS/probes/obama_and_biden.jpg" -F detector=yolo; expect "detector=yolo" 400 invalid_field
 call DELETE /v1/subjects/obama; [ "$(jget deleted.cache_entries)" -ge 1 ] && ok "deleting obama forgets his photo's cache entry" || bad "delete $(head -c 200 "$BODY")"
 validate_captures
 stop_daemon || bad "shutdown"

@@ -153,7 +153,9 @@ static int choose_threshold(ftd_req *r, const ftd_gen *g, thr_choice *c)
     const char *ts = text_field(r, "threshold"), *fs = text_field(r, "far");
     memset(c, 0, sizeof *c);
     c->threshold = g->m->threshold;
-    c->source = "calibrated";
+    /* a threshold chosen on validation pairs comes with its ROC; an imported model's shipped
+     * value (face-api's 0.6) does not, and the reply says so */
+    c->source = g->m->roc && g->m->n_roc >= 2 ? "calibrated" : "model";
     double v;
     if (ts && fs) {
         ftd_reply_error(r, 400, "invalid_field", "give either threshold or far, not both");

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facetwin/runtime.h"
+
 #define PART_PREFIX_MAX 32
 
 static const cJSON *part_obj(const cJSON *meta, const char *part)
@@ -167,6 +169,7 @@ ft_status ft_pipeline_load(const char *path, ft_pipeline *p, ft_error *err)
     }
     cJSON_Delete(m);
     ft_ckpt_free(&ck);
+    ft_trim_heap(); /* the checkpoint's tensors, now copied into the nets: ~50 MB not to keep resident */
     if (st) {
         ft_pipeline_free(p);
         ft_error_prefix(err, path);

@@ -15,16 +15,20 @@
  * nothing else runs in place. The conv layers share one workspace sized for
  * the largest of them.
  *
- * Reserved for inference only, activations live in a few shared slots instead
+ * Reserved for inference only, activations share one arena instead
  * (plan_inference): a layer's output is needed from the layer that writes it
- * to its last consumer, so a slot whose layers are all consumed is handed to
- * the next layer that needs one (the free slot that fits best; the largest,
- * grown, when none fits). An element-wise layer (relu, relu6, leaky, scale,
- * batchnorm, add) whose input dies with it writes over that input. Outputs
- * nobody consumes — the last layer and the SSD detector's prediction convs
- * read with ft_net_layer_output — live to the end of the forward. On MobileNet
- * at 512x512 this keeps ~30 MB of activations instead of ~280 MB: one
- * training buffer per layer was most of the detector's resident memory.
+ * to its last consumer, so outputs never alive at the same time may take the
+ * same bytes. An element-wise layer (relu, relu6, leaky, scale, batchnorm,
+ * add) whose input dies with it writes over that input. Outputs nobody
+ * consumes — the last layer and the SSD detector's prediction convs read with
+ * ft_net_layer_output — live to the end of the forward. Offsets are given
+ * largest output first, each at the lowest offset clear of the outputs alive
+ * at the same time (greedy by size, as TFLite's arena planner); the
+ * forward-only conv workspace follows. On MobileNet at 512x512 that is 28 MB
+ * instead of ~280 MB: one training buffer per layer was most of the
+ * detector's resident memory. ft_net_reserve_in lays the same plan in the
+ * caller's memory, so the nets of one photo pipeline, which never run at the
+ * same time, share one arena (core/pipeline.c).
  * Gradients (net->g) are calloc'd and stay untouched (not resident) until a
  * training step writes them.
  *
@@ -105,8 +109,8 @@ struct ft_net {
     int n_params;
     char (*param_names)[FT_PARAM_NAME_MAX];
     int reserved_batch, reserved_training;
-    float **slots;   /* inference plan: shared activation storage (NULL when training) */
-    int n_slots;
+    float *arena;    /* inference plan: every activation and the conv workspace (NULL when training) */
+    int arena_owned; /* 0: the caller's (ft_net_reserve_in) */
     float *ws;
     size_t ws_n;
     const float *x; /* input of the last forward (not owned) */
@@ -589,16 +593,18 @@ static void free_buffers(ft_net *net)
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
         if (!l->alias) {
-            if (!net->slots) free(l->out);
+            if (!net->arena) free(l->out);
             free(l->dout);
         }
         free(l->mask);
         l->out = l->dout = l->mask = NULL;
     }
-    for (int k = 0; k < net->n_slots; k++) free(net->slots[k]);
-    free(net->slots);
-    net->slots = NULL;
-    net->n_slots = 0;
+    if (net->arena) { /* the inference plan: activations and workspace all in the arena */
+        if (net->arena_owned) free(net->arena);
+        net->ws = NULL;
+    }
+    net->arena = NULL;
+    net->arena_owned = 0;
     free(net->ws);
     net->ws = NULL;
     net->ws_n = 0;
@@ -780,18 +786,51 @@ static int runs_in_place(const layer *l)
     }
 }
 
-/* The inference plan (see the top of the file): every layer's output in one of a few shared
- * slots. group[i] is the layer whose storage i writes to (itself, its input's when aliased or
- * in place); end[g] the last layer that reads group g (net->n: kept to the end). */
-static ft_status plan_inference(ft_net *net, int B, ft_error *err)
+#define FT_ARENA_ALIGN 16 /* floats: every activation starts on a 64-byte boundary */
+
+typedef struct {
+    int n_groups;
+    int *group;      /* layer -> the layer whose storage it writes to (its group) */
+    size_t *offset;  /* group -> offset in the arena, floats */
+    size_t floats;   /* activations */
+    size_t ws;       /* conv workspace (forward only) */
+} inference_plan;
+
+static void plan_free(inference_plan *p)
+{
+    free(p->group);
+    free(p->offset);
+}
+
+static size_t round_up(size_t n) { return (n + FT_ARENA_ALIGN - 1) / FT_ARENA_ALIGN * FT_ARENA_ALIGN; }
+
+/* order[0..n) by decreasing size[order[k]], ties by index (insertion sort: n <= a few hundred) */
+static void sort_by_size(int *order, int n, const size_t *size)
+{
+    for (int k = 1; k < n; k++) {
+        const int g = order[k];
+        int j = k;
+        for (; j > 0 && (size[order[j - 1]] < size[g] || (size[order[j - 1]] == size[g] && order[j - 1] > g)); j--)
+            order[j] = order[j - 1];
+        order[j] = g;
+    }
+}
+
+/* The inference plan (see the top of the file). Groups: a layer and the layers that write
+ * over its storage (aliases, in place); group g lives from layer g to end[g], its last reader
+ * (net->n: kept to the end). Offsets: largest group first, each at the lowest offset that no
+ * group alive at the same time occupies (greedy by size, as TFLite's arena planner). */
+static ft_status plan_inference(const ft_net *net, int B, inference_plan *p, ft_error *err)
 {
     const int n = net->n;
-    int *last = malloc((size_t)n * sizeof *last), *group = malloc((size_t)n * sizeof *group);
-    int *end = malloc((size_t)n * sizeof *end), *slot_of = malloc((size_t)n * sizeof *slot_of);
-    int *slot_busy = malloc((size_t)n * sizeof *slot_busy); /* group holding the slot, -1 free */
-    size_t *cap = calloc((size_t)n, sizeof *cap);
+    memset(p, 0, sizeof *p);
+    int *last = malloc((size_t)n * sizeof *last), *end = malloc((size_t)n * sizeof *end);
+    int *order = malloc((size_t)n * sizeof *order), *placed = malloc((size_t)n * sizeof *placed);
+    size_t *size = calloc((size_t)n, sizeof *size);
+    p->group = malloc((size_t)n * sizeof *p->group);
+    p->offset = calloc((size_t)n, sizeof *p->offset);
     ft_status st = FT_OK;
-    if (!last || !group || !end || !slot_of || !slot_busy || !cap) {
+    if (!last || !end || !order || !placed || !size || !p->group || !p->offset) {
         st = ft_error_set(err, FT_ENOMEM, "out of memory");
         goto done;
     }
@@ -802,10 +841,9 @@ static ft_status plan_inference(ft_net *net, int B, ft_error *err)
         if (l->input >= 0 && last[l->input] < i) last[l->input] = i;
         if (l->type == L_ADD && l->from >= 0 && last[l->from] < i) last[l->from] = i;
     }
-    int n_slots = 0;
+    int *group = p->group;
     for (int i = 0; i < n; i++) {
-        layer *l = &net->L[i];
-        const size_t need = (size_t)B * shape_size(l->osh);
+        const layer *l = &net->L[i];
         int g = -1;
         if (l->alias) g = group[l->input];
         else if (runs_in_place(l) && l->input >= 0 && end[group[l->input]] == i &&
@@ -818,35 +856,85 @@ static ft_status plan_inference(ft_net *net, int B, ft_error *err)
             if (last[i] > end[g]) end[g] = last[i];
             continue;
         }
-        /* a new group: release the slots of every group already read to the end */
-        for (int k = 0; k < n_slots; k++)
-            if (slot_busy[k] >= 0 && end[slot_busy[k]] < i) slot_busy[k] = -1;
-        int best = -1;
-        for (int k = 0; k < n_slots; k++) {
-            if (slot_busy[k] >= 0) continue;
-            if (best < 0) best = k;
-            else if (cap[best] < need ? cap[k] > cap[best] : cap[k] >= need && cap[k] < cap[best]) best = k;
-        }
-        if (best < 0) best = n_slots++;
-        if (cap[best] < need) cap[best] = need;
-        slot_busy[best] = i;
         group[i] = i;
         end[i] = last[i];
-        slot_of[i] = best;
+        size[i] = round_up((size_t)B * shape_size(l->osh));
+        order[p->n_groups++] = i;
     }
-    net->slots = calloc((size_t)n_slots, sizeof *net->slots);
-    if (!net->slots) {
-        st = ft_error_set(err, FT_ENOMEM, "out of memory");
-        goto done;
+    sort_by_size(order, p->n_groups, size);
+    int n_placed = 0;
+    for (int k = 0; k < p->n_groups; k++) {
+        const int g = order[k];
+        size_t at = 0;
+        for (int moved = 1; moved;) { /* lowest offset clear of every placed group alive with g */
+            moved = 0;
+            for (int j = 0; j < n_placed; j++) {
+                const int h = placed[j];
+                if (end[h] < g || end[g] < h) continue; /* never alive together */
+                if (at < p->offset[h] + size[h] && p->offset[h] < at + size[g]) {
+                    at = p->offset[h] + size[h];
+                    moved = 1;
+                }
+            }
+        }
+        p->offset[g] = at;
+        if (at + size[g] > p->floats) p->floats = at + size[g];
+        placed[n_placed++] = g;
     }
-    net->n_slots = n_slots;
-    for (int k = 0; k < n_slots && !st; k++)
-        if (!(net->slots[k] = malloc(cap[k] * sizeof(float))))
-            st = ft_error_set(err, FT_ENOMEM, "out of memory for activations of batch %d", B);
-    for (int i = 0; i < n && !st; i++) net->L[i].out = net->slots[slot_of[group[i]]];
+    for (int i = 0; i < n; i++)
+        if (net->L[i].type == L_CONV) {
+            ft_conv2d_shape cs = conv_shape(&net->L[i], B);
+            size_t need = round_up(ft_conv2d_workspace_forward(&cs));
+            if (need > p->ws) p->ws = need;
+        }
 done:
-    free(last), free(group), free(end), free(slot_of), free(slot_busy), free(cap);
+    free(last), free(end), free(order), free(placed), free(size);
+    if (st) plan_free(p);
     return st;
+}
+
+size_t ft_net_inference_floats(const ft_net *net, int max_batch)
+{
+    inference_plan p;
+    ft_error err = {0};
+    if (max_batch < 1 || plan_inference(net, max_batch, &p, &err)) return 0;
+    size_t n = p.floats + p.ws;
+    plan_free(&p);
+    return n;
+}
+
+/* Inference reservation in arena (NULL: allocate one, owned); buffers already freed. */
+static ft_status reserve_inference(ft_net *net, int max_batch, float *arena, size_t arena_floats, ft_error *err)
+{
+    inference_plan p;
+    ft_status st = plan_inference(net, max_batch, &p, err);
+    if (st) return st;
+    const int own = arena == NULL;
+    const size_t need = p.floats + p.ws;
+    if (!own && arena_floats < need) {
+        st = ft_error_set(err, FT_EINVAL, "an arena of %zu floats is smaller than the %zu this net needs",
+                          arena_floats, need);
+    } else if (own && !(arena = malloc((need ? need : 1) * sizeof(float)))) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory for activations of batch %d", max_batch);
+    } else {
+        net->arena = arena;
+        net->arena_owned = own;
+        for (int i = 0; i < net->n; i++) net->L[i].out = arena + p.offset[p.group[i]];
+        net->ws = p.ws ? arena + p.floats : NULL;
+        net->ws_n = p.ws;
+        net->reserved_batch = max_batch;
+        net->reserved_training = 0;
+    }
+    plan_free(&p);
+    return st;
+}
+
+ft_status ft_net_reserve_in(ft_net *net, int max_batch, float *arena, size_t arena_floats, ft_error *err)
+{
+    if (max_batch < 1) return ft_error_set(err, FT_EINVAL, "batch size must be at least 1");
+    if (!arena) return ft_error_set(err, FT_EINVAL, "no arena");
+    free_buffers(net);
+    return reserve_inference(net, max_batch, arena, arena_floats, err);
 }
 
 ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err)
@@ -856,16 +944,17 @@ ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err
     if (net->reserved_batch > max_batch) max_batch = net->reserved_batch;
     if (net->reserved_training > training) training = net->reserved_training;
     free_buffers(net);
+    if (!training) return reserve_inference(net, max_batch, NULL, 0, err);
     size_t ws = 0;
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
         size_t sz = (size_t)max_batch * shape_size(l->osh);
         if (l->type == L_CONV) {
             ft_conv2d_shape s = conv_shape(l, max_batch);
-            size_t need = training ? ft_conv2d_workspace(&s) : ft_conv2d_workspace_forward(&s);
+            size_t need = ft_conv2d_workspace(&s);
             if (need > ws) ws = need;
         }
-        if (l->alias || !training) continue;
+        if (l->alias) continue;
         l->out = malloc(sz * sizeof(float));
         if (training) l->dout = malloc(sz * sizeof(float));
         if (l->type == L_DROPOUT && training) l->mask = malloc(sz * sizeof(float));
@@ -874,13 +963,8 @@ ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err
             return ft_error_set(err, FT_ENOMEM, "out of memory for activations of batch %d", max_batch);
         }
     }
-    ft_status st = training ? FT_OK : plan_inference(net, max_batch, err);
-    if (st) {
-        free_buffers(net);
-        return st;
-    }
     /* aliases share their producer's buffers (producers come first) */
-    for (int i = 0; training && i < net->n; i++) {
+    for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
         if (!l->alias) continue;
         l->out = net->L[l->input].out;

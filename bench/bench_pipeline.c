@@ -35,6 +35,7 @@
  *
  * Output: human-readable lines, then one line "JSON {...}" with every number.
  */
+#include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,10 +383,11 @@ int main(int argc, char **argv)
     }
     const double rss = ft_peak_rss_mb();
 
-    printf("bench_pipeline: mode %s, %d thread(s) (%s), %d photo(s), %d SSD face(s), %d round(s) after %d warm-up\n",
+    printf("bench_pipeline: mode %s, %d thread(s) (%s), OpenBLAS %s kernels, %d photo(s), %d SSD face(s), "
+           "%d round(s) after %d warm-up\n",
            mode_name, threads,
            mode == MODE_LATENCY ? "one pipeline, OpenBLAS N threads" : "N pipelines, one per thread, OpenBLAS 1 thread",
-           n_img, s.faces_ssd, rounds, warmup);
+           openblas_get_corename(), n_img, s.faces_ssd, rounds, warmup);
     if (mode == MODE_LATENCY)
         printf("  per stage: decode %.2f ms, ssd %.2f ms, tiny %.2f ms per photo; landmarks %.2f ms, align %.2f ms, "
                "encoder %.2f ms per face\n",
@@ -395,8 +397,9 @@ int main(int argc, char **argv)
         printf("  %-14s %8.2f images/s (%.2f ms each%s)\n", k_job_names[j], rate[j], 1e3 / rate[j],
                mode == MODE_PARALLEL ? ", all threads together" : "");
     printf("  peak RSS %.0f MiB\n", rss);
-    printf("JSON {\"impl\":\"facetwin\",\"mode\":\"%s\",\"threads\":%d,\"photos\":%d,\"faces_ssd\":%d,\"rounds\":%d,",
-           mode_name, threads, n_img, s.faces_ssd, rounds);
+    printf("JSON {\"impl\":\"facetwin\",\"blas_core\":\"%s\",\"mode\":\"%s\",\"threads\":%d,\"photos\":%d,"
+           "\"faces_ssd\":%d,\"rounds\":%d,",
+           openblas_get_corename(), mode_name, threads, n_img, s.faces_ssd, rounds);
     if (mode == MODE_LATENCY)
         printf("\"decode_ms\":%.4f,\"ssd_ms\":%.4f,\"tiny_ms\":%.4f,\"landmarks_ms\":%.4f,\"align_ms\":%.4f,"
                "\"encoder_ms\":%.4f,\"faces_pipeline_ssd\":%d,\"faces_pipeline_tiny\":%d,",

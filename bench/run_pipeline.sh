@@ -160,8 +160,14 @@ print("Ratios: facetwin ÷ reference for images/s, reference ÷ facetwin for ms 
       "(latency of one photo), and two pipelines side by side, one per thread, OpenBLAS single-threaded "
       "(throughput, as facetwind runs one instance per worker). The reference runs single-threaded in "
       "every column: " + ("its threaded wasm build does not start in Node — forced on, tfjs answered: "
-      + "; ".join(probe["errors"][:1]) + f" → backend '{probe['backend']}'." if not probe["started"]
+      + "; ".join(e.split(" Received")[0] for e in probe["errors"][:2]) + f" → tfjs fell back to its '{probe['backend']}' backend." if not probe["started"]
       else "(the threaded build started in this run)"))
+print()
+core = f1.get("blas_core", "?")
+forced = os.environ.get("OPENBLAS_CORETYPE")
+print(f"facetwin's OpenBLAS ran its {core} kernels" + (f", forced by OPENBLAS_CORETYPE={forced} in the environment "
+      "of this run." if forced else ", as it detected the CPU.") + " The reference's arithmetic is tfjs' wasm SIMD "
+      "(128-bit) whatever this says.")
 print()
 print("Per-stage times are means per photo (decode, detectors) or per face; the whole pipeline is "
       "timed separately, end to end. Peak RSS: getrusage / process.resourceUsage().maxRSS of each "

@@ -63,15 +63,16 @@ function parseArgs(argv) {
 async function probeThreads() {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   const errors = [];
-  const origError = console.error;
-  console.error = (...m) => errors.push(m.map(String).join(' ').split('\n')[0]);
+  const saved = { log: console.log, warn: console.warn, error: console.error };
+  const keep = (...m) => errors.push(m.map(String).join(' ').split('\n')[0]);
+  console.log = console.warn = console.error = keep; // tfjs reports the failure on these
   try {
     await tf.setBackend('wasm');
     await tf.ready();
   } catch (e) {
     errors.push(String(e).split('\n')[0]);
   }
-  console.error = origError;
+  Object.assign(console, saved);
   const got = tf.getBackend();
   console.log(`threaded wasm probe: WASM_HAS_MULTITHREAD_SUPPORT forced true -> backend '${got}'`);
   for (const e of [...new Set(errors)]) console.log(`  ${e.slice(0, 240)}`);
@@ -124,6 +125,7 @@ async function main() {
   await faceapi.nets.tinyFaceDetector.loadFromDisk(model);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(model);
   await faceapi.nets.faceRecognitionNet.loadFromDisk(model);
+  const weights = tf.memory().numTensors;
   const bytes = a.photos.map((p) => fs.readFileSync(p));
   const ssdOpts = new faceapi.SsdMobilenetv1Options(), tinyOpts = new faceapi.TinyFaceDetectorOptions();
 
@@ -181,7 +183,7 @@ async function main() {
   crops.forEach((c) => c.dispose());
 
   const rssMb = process.resourceUsage().maxRSS / 1024;
-  const leaked = tf.memory().numTensors;
+  const leaked = tf.memory().numTensors - weights;
   const version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'))).version;
   console.log(`face-api ${version}, tfjs ${tf.version.tfjs}, backend ${tf.getBackend()} (SIMD ${simd}, threads ${mt ? 'on' : 'off: Node'}), ` +
     `node ${process.version}, ${bytes.length} photo(s), ${faces} SSD face(s), ${a.rounds} round(s) after ${a.warmup} warm-up`);
@@ -190,7 +192,7 @@ async function main() {
     `landmarks ${f(mean(st.landmarks))} ms, align ${f(mean(st.align))} ms, encoder ${f(mean(st.encoder))} ms per face`);
   for (const [k, v] of Object.entries(whole))
     console.log(`  pipeline ${k}: ${f(v.images_per_s)} images/s (${f(v.ms)} ms per photo, ${v.faces} faces per round)`);
-  console.log(`  encoder only: ${f(a.encoderCalls / encSecs)} images/s (${f((encSecs * 1e3) / a.encoderCalls)} ms), ${leaked} tensors left`);
+  console.log(`  encoder only: ${f(a.encoderCalls / encSecs)} images/s (${f((encSecs * 1e3) / a.encoderCalls)} ms); ${leaked} tensor(s) left besides the weights`);
   console.log(`  peak RSS ${rssMb.toFixed(0)} MiB`);
   const out = {
     impl: 'face-api-js', face_api: version, tfjs: tf.version.tfjs, backend: tf.getBackend(), simd, threads: 1,

@@ -50,6 +50,7 @@ struct ft_detector {
 };
 
 const char *ft_detector_kind(const ft_detector *d) { return d->kind; }
+ft_net *ft_detector_net(ft_detector *d) { return d->net; }
 
 void ft_detector_free(ft_detector *d)
 {

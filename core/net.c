@@ -8,11 +8,29 @@
  * the ops table below (parse, shape, forward, backward): the layer arithmetic
  * itself lives in core/layers/ as plain functions, this file only strings them.
  *
- * Memory. ft_net_reserve allocates one activation buffer per layer for the
- * largest batch (and one gradient buffer per layer when training). Two
- * aliasing rules keep that small: flatten never copies (it shares its input's
- * buffers) and a relu whose input feeds nothing else runs in place. The conv
- * layers share one workspace sized for the largest of them.
+ * Memory. Reserved for training, ft_net_reserve allocates one activation
+ * buffer per layer for the largest batch and one gradient buffer per layer:
+ * backward needs every activation. Two aliasing rules keep that small: flatten
+ * never copies (it shares its input's buffers) and a relu whose input feeds
+ * nothing else runs in place. The conv layers share one workspace sized for
+ * the largest of them.
+ *
+ * Reserved for inference only, activations share one arena instead
+ * (plan_inference): a layer's output is needed from the layer that writes it
+ * to its last consumer, so outputs never alive at the same time may take the
+ * same bytes. An element-wise layer (relu, relu6, leaky, scale, batchnorm,
+ * add) whose input dies with it writes over that input. Outputs nobody
+ * consumes — the last layer and the SSD detector's prediction convs read with
+ * ft_net_layer_output — live to the end of the forward. Offsets are given
+ * largest output first, each at the lowest offset clear of the outputs alive
+ * at the same time (greedy by size, as TFLite's arena planner); the
+ * forward-only conv workspace follows. On MobileNet at 512x512 that is 28 MB
+ * instead of ~280 MB: one training buffer per layer was most of the
+ * detector's resident memory. ft_net_reserve_in lays the same plan in the
+ * caller's memory, so the nets of one photo pipeline, which never run at the
+ * same time, share one arena (core/pipeline.c).
+ * Gradients (net->g) are calloc'd and stay untouched (not resident) until a
+ * training step writes them.
  *
  * Backward zeroes the activation-gradient buffers, seeds the last one with
  * dL/dembedding, then walks the layers in reverse; each layer accumulates into
@@ -29,6 +47,7 @@
 
 #include "facetwin/calibration.h"
 #include "facetwin/layers.h"
+#include "layers/conv2d.h"
 #include "rng.h"
 
 #define FT_NET_MAX_LAYERS 512
@@ -90,12 +109,16 @@ struct ft_net {
     int n_params;
     char (*param_names)[FT_PARAM_NAME_MAX];
     int reserved_batch, reserved_training;
+    float *arena;    /* inference plan: every activation and the conv workspace (NULL when training) */
+    int arena_owned; /* 0: the caller's (ft_net_reserve_in) */
     float *ws;
     size_t ws_n;
     const float *x; /* input of the last forward (not owned) */
     int last_B;
     uint64_t dropout_rng;
 };
+
+static void init_weights(ft_net *net, uint64_t seed);
 
 /* ------------------------------------------------------------------ spec ---- */
 
@@ -556,7 +579,7 @@ ft_status ft_net_from_json(const char *spec_json, ft_net **out, ft_error *err)
         goto fail;
     }
     cJSON_Delete(root);
-    ft_net_init(net, 0);
+    init_weights(net, 0); /* gradients: calloc'd zeros */
     *out = net;
     return FT_OK;
 fail:
@@ -570,12 +593,18 @@ static void free_buffers(ft_net *net)
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];
         if (!l->alias) {
-            free(l->out);
+            if (!net->arena) free(l->out);
             free(l->dout);
         }
         free(l->mask);
         l->out = l->dout = l->mask = NULL;
     }
+    if (net->arena) { /* the inference plan: activations and workspace all in the arena */
+        if (net->arena_owned) free(net->arena);
+        net->ws = NULL;
+    }
+    net->arena = NULL;
+    net->arena_owned = 0;
     free(net->ws);
     net->ws = NULL;
     net->ws_n = 0;
@@ -605,7 +634,9 @@ void ft_net_free(ft_net *net)
     free(net);
 }
 
-void ft_net_init(ft_net *net, uint64_t seed)
+/* ft_net_init without zeroing the gradients: a new net's are calloc'd zeros, and writing them
+ * would make 4 bytes per parameter resident in every inference-only process. */
+static void init_weights(ft_net *net, uint64_t seed)
 {
     ft_rng r = ft_rng_derive(seed, 0x1417);
     for (int i = 0; i < net->n; i++) {
@@ -640,8 +671,13 @@ void ft_net_init(ft_net *net, uint64_t seed)
             }
         }
     }
-    memset(net->g, 0, net->n_w * sizeof(float));
     net->dropout_rng = ft_rng_derive(seed, 0xD0).s;
+}
+
+void ft_net_init(ft_net *net, uint64_t seed)
+{
+    init_weights(net, seed);
+    memset(net->g, 0, net->n_w * sizeof(float));
 }
 
 const char *ft_net_name(const ft_net *net) { return net->name; }
@@ -736,6 +772,171 @@ static ft_add_pad_shape add_pad_shape(const ft_net *net, const layer *l, int B)
     return (ft_add_pad_shape){B, l->ish.c, l->ish.h, l->ish.w, b.c, b.h, b.w};
 }
 
+/* Element-wise layers whose forward may write over their input (out == in). */
+static int runs_in_place(const layer *l)
+{
+    switch (l->type) {
+    case L_RELU:
+    case L_RELU6:
+    case L_LEAKY:
+    case L_SCALE:
+    case L_BATCHNORM: return 1;
+    case L_ADD: return !l->zero_pad;
+    default: return 0;
+    }
+}
+
+#define FT_ARENA_ALIGN 16 /* floats: every activation starts on a 64-byte boundary */
+
+typedef struct {
+    int n_groups;
+    int *group;      /* layer -> the layer whose storage it writes to (its group) */
+    size_t *offset;  /* group -> offset in the arena, floats */
+    size_t floats;   /* activations */
+    size_t ws;       /* conv workspace (forward only) */
+} inference_plan;
+
+static void plan_free(inference_plan *p)
+{
+    free(p->group);
+    free(p->offset);
+}
+
+static size_t round_up(size_t n) { return (n + FT_ARENA_ALIGN - 1) / FT_ARENA_ALIGN * FT_ARENA_ALIGN; }
+
+/* order[0..n) by decreasing size[order[k]], ties by index (insertion sort: n <= a few hundred) */
+static void sort_by_size(int *order, int n, const size_t *size)
+{
+    for (int k = 1; k < n; k++) {
+        const int g = order[k];
+        int j = k;
+        for (; j > 0 && (size[order[j - 1]] < size[g] || (size[order[j - 1]] == size[g] && order[j - 1] > g)); j--)
+            order[j] = order[j - 1];
+        order[j] = g;
+    }
+}
+
+/* The inference plan (see the top of the file). Groups: a layer and the layers that write
+ * over its storage (aliases, in place); group g lives from layer g to end[g], its last reader
+ * (net->n: kept to the end). Offsets: largest group first, each at the lowest offset that no
+ * group alive at the same time occupies (greedy by size, as TFLite's arena planner). */
+static ft_status plan_inference(const ft_net *net, int B, inference_plan *p, ft_error *err)
+{
+    const int n = net->n;
+    memset(p, 0, sizeof *p);
+    int *last = malloc((size_t)n * sizeof *last), *end = malloc((size_t)n * sizeof *end);
+    int *order = malloc((size_t)n * sizeof *order), *placed = malloc((size_t)n * sizeof *placed);
+    size_t *size = calloc((size_t)n, sizeof *size);
+    p->group = malloc((size_t)n * sizeof *p->group);
+    p->offset = calloc((size_t)n, sizeof *p->offset);
+    ft_status st = FT_OK;
+    if (!last || !end || !order || !placed || !size || !p->group || !p->offset) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) last[i] = net->L[i].consumers ? i : n; /* a dead end is an output */
+    last[n - 1] = n;
+    for (int i = 0; i < n; i++) {
+        const layer *l = &net->L[i];
+        if (l->input >= 0 && last[l->input] < i) last[l->input] = i;
+        if (l->type == L_ADD && l->from >= 0 && last[l->from] < i) last[l->from] = i;
+    }
+    int *group = p->group;
+    for (int i = 0; i < n; i++) {
+        const layer *l = &net->L[i];
+        int g = -1;
+        if (l->alias) g = group[l->input];
+        else if (runs_in_place(l) && l->input >= 0 && end[group[l->input]] == i &&
+                 shape_size(net->L[l->input].osh) == shape_size(l->osh))
+            g = group[l->input];
+        else if (l->type == L_ADD && !l->zero_pad && l->from >= 0 && end[group[l->from]] == i)
+            g = group[l->from];
+        if (g >= 0) { /* joins g: g lives as long as its longest reader */
+            group[i] = g;
+            if (last[i] > end[g]) end[g] = last[i];
+            continue;
+        }
+        group[i] = i;
+        end[i] = last[i];
+        size[i] = round_up((size_t)B * shape_size(l->osh));
+        order[p->n_groups++] = i;
+    }
+    sort_by_size(order, p->n_groups, size);
+    int n_placed = 0;
+    for (int k = 0; k < p->n_groups; k++) {
+        const int g = order[k];
+        size_t at = 0;
+        for (int moved = 1; moved;) { /* lowest offset clear of every placed group alive with g */
+            moved = 0;
+            for (int j = 0; j < n_placed; j++) {
+                const int h = placed[j];
+                if (end[h] < g || end[g] < h) continue; /* never alive together */
+                if (at < p->offset[h] + size[h] && p->offset[h] < at + size[g]) {
+                    at = p->offset[h] + size[h];
+                    moved = 1;
+                }
+            }
+        }
+        p->offset[g] = at;
+        if (at + size[g] > p->floats) p->floats = at + size[g];
+        placed[n_placed++] = g;
+    }
+    for (int i = 0; i < n; i++)
+        if (net->L[i].type == L_CONV) {
+            ft_conv2d_shape cs = conv_shape(&net->L[i], B);
+            size_t need = round_up(ft_conv2d_workspace_forward(&cs));
+            if (need > p->ws) p->ws = need;
+        }
+done:
+    free(last), free(end), free(order), free(placed), free(size);
+    if (st) plan_free(p);
+    return st;
+}
+
+size_t ft_net_inference_floats(const ft_net *net, int max_batch)
+{
+    inference_plan p;
+    ft_error err = {0};
+    if (max_batch < 1 || plan_inference(net, max_batch, &p, &err)) return 0;
+    size_t n = p.floats + p.ws;
+    plan_free(&p);
+    return n;
+}
+
+/* Inference reservation in arena (NULL: allocate one, owned); buffers already freed. */
+static ft_status reserve_inference(ft_net *net, int max_batch, float *arena, size_t arena_floats, ft_error *err)
+{
+    inference_plan p;
+    ft_status st = plan_inference(net, max_batch, &p, err);
+    if (st) return st;
+    const int own = arena == NULL;
+    const size_t need = p.floats + p.ws;
+    if (!own && arena_floats < need) {
+        st = ft_error_set(err, FT_EINVAL, "an arena of %zu floats is smaller than the %zu this net needs",
+                          arena_floats, need);
+    } else if (own && !(arena = malloc((need ? need : 1) * sizeof(float)))) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory for activations of batch %d", max_batch);
+    } else {
+        net->arena = arena;
+        net->arena_owned = own;
+        for (int i = 0; i < net->n; i++) net->L[i].out = arena + p.offset[p.group[i]];
+        net->ws = p.ws ? arena + p.floats : NULL;
+        net->ws_n = p.ws;
+        net->reserved_batch = max_batch;
+        net->reserved_training = 0;
+    }
+    plan_free(&p);
+    return st;
+}
+
+ft_status ft_net_reserve_in(ft_net *net, int max_batch, float *arena, size_t arena_floats, ft_error *err)
+{
+    if (max_batch < 1) return ft_error_set(err, FT_EINVAL, "batch size must be at least 1");
+    if (!arena) return ft_error_set(err, FT_EINVAL, "no arena");
+    free_buffers(net);
+    return reserve_inference(net, max_batch, arena, arena_floats, err);
+}
+
 ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err)
 {
     if (max_batch < 1) return ft_error_set(err, FT_EINVAL, "batch size must be at least 1");
@@ -743,6 +944,7 @@ ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err
     if (net->reserved_batch > max_batch) max_batch = net->reserved_batch;
     if (net->reserved_training > training) training = net->reserved_training;
     free_buffers(net);
+    if (!training) return reserve_inference(net, max_batch, NULL, 0, err);
     size_t ws = 0;
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->L[i];

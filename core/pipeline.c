@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facetwin/runtime.h"
+
 #define PART_PREFIX_MAX 32
 
 static const cJSON *part_obj(const cJSON *meta, const char *part)
@@ -127,7 +129,30 @@ void ft_pipeline_free(ft_pipeline *p)
     ft_net_free(p->landmarks);
     ft_detector_free(p->ssd);
     ft_detector_free(p->tiny);
+    free(p->arena);
     memset(p, 0, sizeof *p);
+}
+
+/* One arena for the inference activations of every net, sized for the largest (the SSD's):
+ * one photo runs the detector, then the landmarks, then the encoder, never two at once. */
+static ft_status share_arena(ft_pipeline *p, ft_error *err)
+{
+    ft_net *nets[] = {p->encoder, p->landmarks, p->ssd ? ft_detector_net(p->ssd) : NULL,
+                      p->tiny ? ft_detector_net(p->tiny) : NULL};
+    const int n = (int)(sizeof nets / sizeof nets[0]);
+    size_t need = 0;
+    for (int i = 0; i < n; i++) {
+        if (!nets[i]) continue;
+        size_t k = ft_net_inference_floats(nets[i], 1);
+        if (!k) return ft_error_set(err, FT_ENOMEM, "out of memory planning the activations");
+        if (k > need) need = k;
+    }
+    if (!need) return FT_OK;
+    if (!(p->arena = malloc(need * sizeof(float)))) return ft_error_set(err, FT_ENOMEM, "out of memory");
+    ft_status st = FT_OK;
+    for (int i = 0; i < n && !st; i++)
+        if (nets[i]) st = ft_net_reserve_in(nets[i], 1, p->arena, need, err);
+    return st;
 }
 
 static ft_status load_part(const ft_ckpt *ck, const char *part, ft_pipeline *p, ft_error *err)
@@ -165,8 +190,10 @@ ft_status ft_pipeline_load(const char *path, ft_pipeline *p, ft_error *err)
             p->encoder = NULL;
         }
     }
+    if (!st) st = share_arena(p, err);
     cJSON_Delete(m);
     ft_ckpt_free(&ck);
+    ft_trim_heap(); /* the checkpoint's tensors, now copied into the nets: ~50 MB not to keep resident */
     if (st) {
         ft_pipeline_free(p);
         ft_error_prefix(err, path);

@@ -179,12 +179,46 @@ static void test_reference_shapes(void **state)
     check_against_reference(big, 1, 17);
 }
 
+/* Batch 1 on images large enough for the row-tiled im2col forward (col over
+ * FT_CONV_COL_TILE_FLOATS): a 3-channel first conv (two tiles, the second
+ * partial), the SSD's stride-2 first conv, 16 channels (tiles of 80 + 10
+ * rows). The public forward also runs on a workspace of
+ * ft_conv2d_workspace_forward floats only, what an inference net reserves. */
+static void test_tiled_rows(void **state)
+{
+    (void)state;
+    const ft_conv2d_shape shapes[] = {
+        {1, 3, 200, 200, 8, 3, 3, 1, 1, 1},
+        {1, 3, 402, 402, 4, 3, 3, 2, 1, 1},
+        {1, 16, 90, 90, 4, 3, 3, 1, 1, 1},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        ft_conv2d_shape s = shapes[k];
+        const size_t P = (size_t)ft_conv2d_out_h(&s) * ft_conv2d_out_w(&s);
+        assert_true((size_t)s.C * s.KH * s.KW * P > FT_CONV_COL_TILE_FLOATS);
+        assert_true(ft_conv2d_workspace_forward(&s) <= FT_CONV_COL_TILE_FLOATS);
+        check_against_reference(s, (int)(k % 2 == 0), 30 + k);
+
+        ft_rng r = ft_rng_derive(40 + k, 1);
+        const size_t nin = (size_t)s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.KH * s.KW, nout = (size_t)s.OC * P;
+        float *inp = falloc(nin), *w = falloc(nw), *out = falloc(nout), *full = falloc(nout);
+        for (size_t i = 0; i < nin; i++) inp[i] = 2.0f * ft_rng_uniform(&r) - 1.0f;
+        for (size_t i = 0; i < nw; i++) w[i] = ft_rng_uniform(&r) - 0.5f;
+        float *ws_small = falloc(ft_conv2d_workspace_forward(&s)), *ws_full = falloc(ft_conv2d_workspace(&s));
+        ft_conv2d_forward(out, inp, w, NULL, &s, ws_small);
+        ft_conv2d_forward(full, inp, w, NULL, &s, ws_full);
+        for (size_t i = 0; i < nout; i++) assert_true(out[i] == full[i]);
+        free(inp), free(w), free(out), free(full), free(ws_small), free(ws_full);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),     cmocka_unit_test(test_stride),
         cmocka_unit_test(test_groups),    cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_pointwise), cmocka_unit_test(test_reference_shapes),
+        cmocka_unit_test(test_tiled_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

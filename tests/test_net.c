@@ -65,6 +65,27 @@ static const char *k_tf_same =
     "{\"type\":\"flatten\"},"                                                    /* 8 */
     "{\"type\":\"dense\",\"units\":5}]}";
 
+/* Dead ends (the SSD's prediction convs read with ft_net_layer_output) and every in-place case
+ * of the inference plan: relu6 and batchnorm over their input, an add over its input, an add
+ * over its 'from' operand (its input is still read afterwards). */
+static const char *k_heads =
+    "{\"name\":\"heads\",\"input\":{\"width\":8,\"height\":8,\"channels\":3},"
+    "\"layers\":["
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1},"           /* 0 (4,8,8) */
+    "{\"type\":\"relu6\"},"                                                    /* 1 over 0 */
+    "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":1,\"input\":1},"             /* 2 dead end */
+    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,\"input\":1},"/* 3 */
+    "{\"type\":\"batchnorm\"},"                                                /* 4 over 3 */
+    "{\"type\":\"add\",\"from\":1},"                                           /* 5 over 4 */
+    "{\"type\":\"leaky\"},"                                                    /* 6 over 5 */
+    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":1},"                        /* 7 dead end */
+    "{\"type\":\"scale\",\"input\":6},"                                         /* 8 (6 read later) */
+    "{\"type\":\"add\",\"from\":6},"                                           /* 9 over 6 */
+    "{\"type\":\"add\",\"from\":8},"                                           /* 10 over 9 */
+    "{\"type\":\"maxpool\",\"kernel\":2},"                                     /* 11 (4,4,4) */
+    "{\"type\":\"flatten\"},"                                                  /* 12 */
+    "{\"type\":\"dense\",\"units\":5}]}";
+
 static void expect_spec_error(const char *json, const char *needle)
 {
     ft_net *net = NULL;
@@ -261,6 +282,70 @@ static void test_tf_same_net(void **state)
     check_whole_net_gradient(k_tf_same);
 }
 
+/* A net reserved for inference only (activations in shared slots, element-wise layers in
+ * place, the conv workspace for forward only) computes exactly what the same net reserved for
+ * training (one buffer per layer) computes, at the reserved batch and below; its dead ends keep
+ * their values; reserving it for training afterwards replaces the plan. */
+static void check_inference_plan(const char *spec, const int *ends, int n_ends)
+{
+    enum { B = 3 };
+    ft_net *full, *lean;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(spec, &full, &err), FT_OK);
+    assert_int_equal(ft_net_from_json(spec, &lean, &err), FT_OK);
+    ft_net_init(full, 5);
+    ft_net_init(lean, 5);
+    assert_int_equal(ft_net_reserve(full, B, 1, &err), FT_OK);
+    assert_int_equal(ft_net_reserve(lean, B, 0, &err), FT_OK);
+    const int isz = ft_net_input_size(full), D = ft_net_embed_dim(full);
+    float *x = malloc((size_t)B * isz * sizeof(float)), *want = malloc((size_t)B * D * sizeof(float));
+    assert_non_null(x);
+    assert_non_null(want);
+    ft_rng r = ft_rng_derive(9, 3);
+    for (int i = 0; i < B * isz; i++) x[i] = 2.0f * ft_rng_uniform(&r) - 1.0f;
+    for (int pass = 0; pass < 3; pass++) {
+        const int b = pass == 1 ? 1 : B; /* pass 2: lean reserved for training meanwhile */
+        if (pass == 2) assert_int_equal(ft_net_reserve(lean, B, 1, &err), FT_OK);
+        memcpy(want, ft_net_forward(full, x, b, 0), (size_t)b * D * sizeof(float));
+        const float *got = ft_net_forward(lean, x, b, 0);
+        for (int i = 0; i < b * D; i++) assert_true(got[i] == want[i]);
+        for (int k = 0; k < n_ends; k++) { /* the dead ends: outputs as much as the last layer */
+            int c, h, w, c2, h2, w2;
+            const float *a = ft_net_layer_output(full, ends[k], &c, &h, &w);
+            const float *g = ft_net_layer_output(lean, ends[k], &c2, &h2, &w2);
+            assert_true(a && g && c == c2 && h == h2 && w == w2);
+            for (int i = 0; i < b * c * h * w; i++) assert_true(g[i] == a[i]);
+        }
+    }
+    free(x);
+    free(want);
+    ft_net_free(full);
+    ft_net_free(lean);
+}
+
+static void test_inference_plan(void **state)
+{
+    (void)state;
+    /* the plan does share: in place where the comments of k_heads say so, not elsewhere */
+    ft_net *net;
+    ft_error err = {0};
+    assert_int_equal(ft_net_from_json(k_heads, &net, &err), FT_OK);
+    assert_int_equal(ft_net_reserve(net, 1, 0, &err), FT_OK);
+    const float *o[14];
+    int c, h, w;
+    for (int i = 0; i < 14; i++) o[i] = ft_net_layer_output(net, i, &c, &h, &w);
+    assert_true(o[1] == o[0] && o[4] == o[3] && o[5] == o[4] && o[6] == o[5] && o[9] == o[6] && o[10] == o[9]);
+    assert_true(o[8] != o[6] && o[3] != o[1] && o[11] != o[10]);
+    for (int i = 3; i < 14; i++) assert_true(o[i] != o[2]); /* no later layer writes over a dead end */
+    for (int i = 8; i < 14; i++) assert_true(o[i] != o[7]);
+    ft_net_free(net);
+    const int heads_ends[] = {2, 7};
+    check_inference_plan(k_heads, heads_ends, 2);
+    check_inference_plan(k_small, NULL, 0);
+    check_inference_plan(k_zero_pad, NULL, 0);
+    check_inference_plan(k_tf_same, NULL, 0);
+}
+
 static void test_checkpoint_roundtrip_and_mismatch(void **state)
 {
     (void)state;
@@ -355,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_whole_net_gradient),
         cmocka_unit_test(test_zero_pad_add_net),
         cmocka_unit_test(test_tf_same_net),
+        cmocka_unit_test(test_inference_plan),
         cmocka_unit_test(test_checkpoint_roundtrip_and_mismatch),
         cmocka_unit_test(test_describe_and_flops),
     };

@@ -32,7 +32,10 @@
  * chunks of nb images such that col + mat stay under FT_CONV_WS_MAX_FLOATS
  * (conv2d.h); ft_conv2d_workspace() is that size, and it only grows with B so
  * a buffer reserved for the largest batch serves every smaller one. An image
- * too big for the bound on its own still runs, as a chunk of one.
+ * too big for the bound on its own still runs, as a chunk of one, which needs
+ * col only (the GEMM writes straight into out), and a forward-only chunk of
+ * one through a 1x1 unpadded conv needs nothing (ft_conv2d_workspace_forward,
+ * what an inference-only net reserves).
  *
  * im2col / col2im walk (c,ky,kx) rows, then images, then output rows: the
  * source plane stays in L1 while one col row is written in sequence. For
@@ -41,6 +44,14 @@
  * stride 1 (memcpy), with the padding zero-filled around it. A 1x1 stride-1
  * unpadded conv needs no im2col: col is the input with the images side by
  * side (one memcpy per channel and image), and for one image the input itself.
+ *
+ * A chunk of one image (the batch-1 inference of a detector on a 512x512 or
+ * 416x416 photo) is cut into tiles of output rows whose col stays within
+ * FT_CONV_COL_TILE_FLOATS (conv2d.h): each tile's GEMM writes its own columns
+ * of out (ldc = P), so col never holds the whole 9x (27x for a 3-channel
+ * input) copy of a large image — 19 MB for the tiny detector's first conv —
+ * and stays in the cache. Tiling splits only the N dimension: every output is
+ * the same K-long dot product.
  *
  * Depthwise (groups == C, OC a multiple of C): a GEMM per channel would be one
  * row high, so a direct loop accumulates w[ky,kx] * shifted input rows into
@@ -93,6 +104,16 @@ static void valid_range(int *lo, int *hi, int in, int out, int k, int stride, in
 
 static size_t taps(const ft_conv2d_shape *s) { return (size_t)s->KH * s->KW; }
 
+/* Output rows per tile of a one-image forward: col stays within FT_CONV_COL_TILE_FLOATS. */
+static int tile_rows(const ft_conv2d_shape *s)
+{
+    const size_t per_row = (size_t)s->C * taps(s) * (size_t)ft_conv2d_out_w(s);
+    const int OH = ft_conv2d_out_h(s);
+    size_t r = per_row ? FT_CONV_COL_TILE_FLOATS / per_row : (size_t)OH;
+    if (r < 1) r = 1;
+    return r > (size_t)OH ? OH : (int)r;
+}
+
 /* Workspace floats per image of a chunk: col + mat for im2col, none for depthwise. */
 static size_t per_image_floats(const ft_conv2d_shape *s, ft_conv2d_algo algo)
 {
@@ -133,9 +154,22 @@ ft_conv2d_plan ft_conv2d_plan_for(const ft_conv2d_shape *s)
     return p;
 }
 
-size_t ft_conv2d_workspace_plan(const ft_conv2d_shape *s, ft_conv2d_plan p)
+/* Chunks of one image never use mat (the GEMM writes into out), so they need col alone; a
+ * forward-only 1x1 unpadded conv does not even need col (the input is already (C, P)). */
+static size_t plan_floats(const ft_conv2d_shape *s, ft_conv2d_plan p, int forward_only)
 {
-    return (size_t)p.nb * per_image_floats(s, p.algo);
+    if (p.algo != FT_CONV_IM2COL) return 0;
+    if (p.nb > 1) return (size_t)p.nb * per_image_floats(s, p.algo);
+    if (forward_only && is_pointwise(s)) return 0;
+    const size_t rows = forward_only ? (size_t)tile_rows(s) : (size_t)ft_conv2d_out_h(s);
+    return (size_t)s->C * taps(s) * rows * (size_t)ft_conv2d_out_w(s);
+}
+
+size_t ft_conv2d_workspace_plan(const ft_conv2d_shape *s, ft_conv2d_plan p) { return plan_floats(s, p, 0); }
+
+size_t ft_conv2d_workspace_forward(const ft_conv2d_shape *s)
+{
+    return plan_floats(s, ft_conv2d_plan_for(s), 1);
 }
 
 size_t ft_conv2d_workspace(const ft_conv2d_shape *s)
@@ -251,6 +285,58 @@ static void im2col(float *col, const float *inp, const ft_conv2d_shape *s, int n
     }
 }
 
+/* col (C*KH*KW, (oy1-oy0)*OW) from ONE image's output rows [oy0, oy1): a row tile of im2col. */
+static void im2col_rows(float *col, const float *inp, const ft_conv2d_shape *s, int oy0, int oy1)
+{
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride;
+    const size_t N = (size_t)(oy1 - oy0) * OW, HW = (size_t)s->H * s->W;
+    for (int c = 0; c < s->C; c++) {
+        const float *plane = inp + (size_t)c * HW;
+        for (int ky = 0; ky < s->KH; ky++) {
+            int ylo, yhi;
+            valid_range(&ylo, &yhi, s->H, OH, ky, S, s->pad);
+            if (ylo < oy0) ylo = oy0;
+            if (yhi > oy1) yhi = oy1;
+            if (yhi < ylo) yhi = ylo;
+            for (int kx = 0; kx < s->KW; kx++) {
+                int xlo, xhi;
+                valid_range(&xlo, &xhi, s->W, OW, kx, S, s->pad);
+                float *row = col + (((size_t)c * s->KH + ky) * s->KW + kx) * N;
+                for (int oy = oy0; oy < oy1; oy++) {
+                    float *d = row + (size_t)(oy - oy0) * OW;
+                    if (oy < ylo || oy >= yhi) {
+                        memset(d, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    for (int ox = 0; ox < xlo; ox++) d[ox] = 0.0f;
+                    if (xhi > xlo)
+                        copy_strided(d + xlo, plane + (size_t)(oy * S - s->pad + ky) * s->W + (xlo * S - s->pad + kx),
+                                     xhi - xlo, S);
+                    for (int ox = xhi; ox < OW; ox++) d[ox] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* One image through im2col in row tiles: each tile's GEMM writes its columns of out (ldc P). */
+static void im2col_forward_tiled(float *out, const float *inp, const float *weight, const float *bias,
+                                 const ft_conv2d_shape *s, float *col)
+{
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), rows = tile_rows(s);
+    const size_t P = (size_t)OH * OW;
+    for (int oy0 = 0; oy0 < OH; oy0 += rows) {
+        const int oy1 = oy0 + rows < OH ? oy0 + rows : OH;
+        const int N = (oy1 - oy0) * OW;
+        im2col_rows(col, inp, s, oy0, oy1);
+        for (int g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, N, K, 1.0f, weight + (size_t)g * OCg * K, K,
+                        col + (size_t)g * K * N, N, 0.0f, out + (size_t)g * OCg * P + (size_t)oy0 * OW, (int)P);
+    }
+    scatter_bias(out, out, bias, s->OC, P, 1);
+}
+
 /* dinp (n,C,H,W) += col2im(dcol (C*KH*KW, n*P)). */
 static void col2im_add(float *dinp, const float *col, const ft_conv2d_shape *s, int n)
 {
@@ -296,6 +382,10 @@ static void im2col_forward(float *out, const float *inp, const float *weight, co
     for (int b0 = 0; b0 < s->B; b0 += nb) {
         const int n = s->B - b0 < nb ? s->B - b0 : nb;
         const size_t N = (size_t)n * P;
+        if (n == 1 && !is_pointwise(s)) {
+            im2col_forward_tiled(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col);
+            continue;
+        }
         float *dst = n == 1 ? out + (size_t)b0 * out_img : mat; /* one image: mat is NCHW */
         const float *cin = col;
         if (n == 1 && is_pointwise(s)) cin = inp + (size_t)b0 * in_img; /* already (C, P) */

@@ -19,6 +19,10 @@
  * than larger chunks (the buffers then stay in the last-level cache). */
 #define FT_CONV_WS_MAX_FLOATS ((size_t)2 << 20)
 
+/* A one-image im2col forward runs in tiles of output rows whose col buffer stays under this
+ * many floats (4 MiB; at least one row): bounds a detector's workspace on a large input. */
+#define FT_CONV_COL_TILE_FLOATS ((size_t)1 << 20)
+
 typedef enum {
     FT_CONV_IM2COL,    /* any shape */
     FT_CONV_DEPTHWISE, /* groups == C only; the public choice when groups > 1 */
@@ -33,6 +37,9 @@ typedef struct {
 ft_conv2d_plan ft_conv2d_plan_for(const ft_conv2d_shape *s);
 /* Whether algo can run shape s. */
 int ft_conv2d_algo_applies(const ft_conv2d_shape *s, ft_conv2d_algo algo);
+/* Workspace floats for forward-only use (inference) of the public plan: may be less than
+ * ft_conv2d_workspace (facetwin/layers.h), which also covers backward. */
+size_t ft_conv2d_workspace_forward(const ft_conv2d_shape *s);
 /* Workspace floats for plan p (0 for the depthwise path). */
 size_t ft_conv2d_workspace_plan(const ft_conv2d_shape *s, ft_conv2d_plan p);
 void ft_conv2d_forward_plan(float *out, const float *inp, const float *weight, const float *bias,

@@ -20,6 +20,7 @@
 
 #include "facetwin/checkpoint.h"
 #include "facetwin/image.h"
+#include "facetwin/net.h"
 #include "facetwin/status.h"
 
 #ifdef __cplusplus
@@ -44,6 +45,8 @@ ft_status ft_detector_from_checkpoint(const ft_ckpt *ck, ft_detector **out, ft_e
 ft_status ft_detector_load(const char *path, ft_detector **out, ft_error *err);
 void ft_detector_free(ft_detector *d);
 const char *ft_detector_kind(const ft_detector *d); /* "tiny" */
+/* The detector's network (owned by the detector), e.g. to share its activations' arena. */
+ft_net *ft_detector_net(ft_detector *d);
 
 /* Detects faces in img (grey or RGB); *faces (malloc'd, caller frees; NULL when *n == 0)
  * sorted by decreasing score. */

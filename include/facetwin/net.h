@@ -94,8 +94,19 @@ double ft_net_flops(const ft_net *net);
 /* All tensors (trainable first, then buffers); the array is owned by the net. */
 const ft_param *ft_net_params(const ft_net *net, int *n);
 
-/* Allocates activations for batches up to max_batch (training adds gradients). */
+/* Allocates activations for batches up to max_batch (training adds gradients). Reserved for
+ * inference only (training 0, and never reserved for training before), outputs share memory
+ * by lifetime: after a forward only the last layer's and the dead ends' outputs
+ * (ft_net_layer_output) hold their values. */
 ft_status ft_net_reserve(ft_net *net, int max_batch, int training, ft_error *err);
+
+/* Floats an inference reservation for max_batch needs (activations + conv workspace; 0 on
+ * failure), and that reservation laid in the caller's arena (not owned: it must outlive the
+ * net's forwards until the next reservation or ft_net_free). Nets that never run at the same
+ * time may share one arena sized for the largest; a later ft_net_reserve for a larger batch or
+ * training moves the net to buffers of its own. */
+size_t ft_net_inference_floats(const ft_net *net, int max_batch);
+ft_status ft_net_reserve_in(ft_net *net, int max_batch, float *arena, size_t arena_floats, ft_error *err);
 
 /* Forward pass on x (B, C, H, W); returns the embeddings (B, D), owned by the
  * net and valid until the next call. training=1 uses batch statistics and

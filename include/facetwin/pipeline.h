@@ -11,7 +11,8 @@
  * ft_ckpt_part rebuilds a part as a checkpoint of its own, so every part is loaded by the same
  * code as a single-part checkpoint (ft_net_from_checkpoint, ft_detector_from_checkpoint).
  *
- * Ownership and threads: ft_pipeline owns its nets; one pipeline per thread.
+ * Ownership and threads: ft_pipeline owns its nets and the one activation arena they share
+ * (ft_net_reserve_in, batch 1: the nets run one after the other); one pipeline per thread.
  */
 #ifndef FACETWIN_PIPELINE_H
 #define FACETWIN_PIPELINE_H
@@ -39,6 +40,7 @@ typedef struct {
     ft_net *landmarks;   /* NULL if absent */
     ft_detector *ssd;    /* NULL if absent */
     ft_detector *tiny;   /* NULL if absent */
+    float *arena;        /* the nets' inference activations, shared: they never run at once */
 } ft_pipeline;
 
 /* Loads whatever parts the checkpoint has (a single-part detector checkpoint loads as

@@ -19,6 +19,9 @@ int ft_get_threads(void);
 double ft_now(void);
 /* Peak resident set size of this process in MiB (from getrusage). */
 double ft_peak_rss_mb(void);
+/* Gives freed heap memory back to the kernel (glibc malloc_trim; a no-op elsewhere): call after
+ * dropping a large temporary, such as a checkpoint's tensors once the nets hold copies. */
+void ft_trim_heap(void);
 
 #ifdef __cplusplus
 }

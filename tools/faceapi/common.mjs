@@ -51,8 +51,10 @@ export function readPgm(file) {
   return { w: +tok[1], h: +tok[2], c: 1, data: b.subarray(i, i + +tok[1] * +tok[2]) };
 }
 
+// file: a path, or the file's bytes (a Buffer / Uint8Array) already read.
 export function readJpeg(file) {
-  const j = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
+  const bytes = typeof file === 'string' ? fs.readFileSync(file) : file;
+  const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
   return { w: j.width, h: j.height, c: 3, data: j.data };
 }
 

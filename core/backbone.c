@@ -34,6 +34,7 @@ void ft_features_opts_defaults(ft_features_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->photo.detect = 1;
+    o->no_face = FT_NOFACE_LANDMARKS;
 }
 
 void ft_features_free(ft_features *f)
@@ -78,6 +79,19 @@ static void flip_input(float *x, const ft_input_spec *s)
         }
 }
 
+/* The whole image taken as the detector's box: landmarks in it, then the usual crop. */
+static ft_status align_whole(ft_pipeline *p, const ft_image *img, const ft_photo_opts *po, const ft_input_spec *spec,
+                             float *x, ft_error *err)
+{
+    ft_face face;
+    memset(&face, 0, sizeof face);
+    face.box = (ft_face_box){0, 0, (float)img->w, (float)img->h, 0};
+    ft_status st = ft_face_landmarks(p->landmarks, img, &face, err);
+    if (st) return st;
+    return po->rotate ? ft_face_input_rotated(img, &face, spec->width, spec, x, err)
+                      : ft_face_input(img, &face.crop, spec->width, spec, x, err);
+}
+
 /* Image i -> f->x[i] (and f->x_flip[i]). */
 static ft_status embed_one(ft_pipeline *p, job *j, int i, const ft_photo_opts *po, float *x, ft_error *err)
 {
@@ -88,12 +102,16 @@ static ft_status embed_one(ft_pipeline *p, job *j, int i, const ft_photo_opts *p
     if (st) return st;
     ft_photo_face info;
     st = ft_photo_input(p, &img, po, spec, x, &info, err);
-    if (st == FT_ENOFACE) { /* documented fallback: the whole image is the face */
-        ft_photo_opts whole = *po;
-        whole.detect = 0;
+    if (st == FT_ENOFACE) { /* the documented fallback (backbone.h) */
         f->no_face[i] = 1;
         atomic_fetch_add(&j->n_no_face, 1);
-        st = ft_photo_input(p, &img, &whole, spec, x, &info, err);
+        st = j->o->no_face == FT_NOFACE_LANDMARKS && p->landmarks ? align_whole(p, &img, po, spec, x, err)
+                                                                   : FT_ENOFACE;
+        if (st == FT_ENOFACE || st == FT_EINVAL) {
+            ft_photo_opts whole = *po;
+            whole.detect = 0;
+            st = ft_photo_input(p, &img, &whole, spec, x, &info, err);
+        }
     }
     ft_image_free(&img);
     if (st) return ft_error_prefix(err, j->ds->paths[i]);

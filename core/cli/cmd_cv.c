@@ -69,12 +69,16 @@ static void help(void)
            "                        --head none: the backbone alone only. --augment on: mirrored\n"
            "                        vectors too. --json: \"pipeline\" and \"head\" rows, each as above.\n"
            "  --canvas PX, --detector ssd|tiny, --rotate, --no-detect   how photos reach it\n"
-           "                        (ORL needs --canvas 300 for the SSD)\n");
+           "                        (ORL needs --canvas 300 for the SSD)\n"
+           "  --no-face landmarks|whole   an image without a detected face: the whole image as the\n"
+           "                        face box, then landmarks and the usual crop (landmarks), or\n"
+           "                        the whole image stretched (whole); counted either way\n");
 }
 
 typedef struct {
     double accuracy, best_accuracy, auc, eer, threshold, tar2, tar3, val_eer, seconds;
     int pairs, test_ids;
+    char test_people[256]; /* the fold's test identities, comma-separated */
 } fold_result;
 
 static void mean_std(const fold_result *r, int k, size_t off, double *mean, double *sd)
@@ -180,7 +184,8 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;
     if ((st = cli_eval_identities(net, ds, &test, res.calibration.threshold, 0, fo, &ev, err))) goto done;
     *fr = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, res.calibration.threshold,
-                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n};
+                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, fr->test_people, sizeof fr->test_people);
     if (!out_dir) unlink(path);
 done:
     cli_pairs_eval_free(&ev);
@@ -228,7 +233,8 @@ static ft_status run_fold_backbone(const ft_dataset *ds, const backbone_cv *b, i
     else st = cli_eval_features(NULL, &tes, o.threshold, 0, &ev, err), cal.threshold = o.threshold, cal.eer = NAN;
     if (st) goto done;
     *alone = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, cal.threshold, ev.m.tar_far_1e2,
-                           ev.m.tar_far_1e3, cal.eer, ft_now() - t0, ev.m.pairs, test.n};
+                           ev.m.tar_far_1e3, cal.eer, ft_now() - t0, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, alone->test_people, sizeof alone->test_people);
     cli_pairs_eval_free(&ev);
     if (!b->head_spec) goto done;
     split = cli_split_json(ds, "fold", &tr, &va, &test);
@@ -248,7 +254,8 @@ static ft_status run_fold_backbone(const ft_dataset *ds, const backbone_cv *b, i
     if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;
     if ((st = cli_eval_features(net, &tes, res.calibration.threshold, 0, &ev, err))) goto done;
     *hr = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, res.calibration.threshold,
-                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n};
+                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, hr->test_people, sizeof hr->test_people);
     if (out_dir && b->bb) {
         char fold_path[4200];
         snprintf(fold_path, sizeof fold_path, "%s/fold-%d.ftw", out_dir, f);
@@ -302,6 +309,7 @@ static void rows_json(cJSON *j, const fold_result *fr, int run)
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "fold", f);
         cJSON_AddNumberToObject(x, "test_identities", fr[f].test_ids);
+        cJSON_AddStringToObject(x, "test_people", fr[f].test_people);
         cJSON_AddNumberToObject(x, "pairs", fr[f].pairs);
         for (int i = 0; i < K_NFIELDS; i++)
             cJSON_AddNumberToObject(x, k_fields[i].name, *(const double *)((const char *)&fr[f] + k_fields[i].off));
@@ -333,7 +341,7 @@ int cmd_cv(int argc, char **argv)
 {
     enum { O_DATA = 256, O_ARCH, O_FOLDS, O_SEED, O_VAL, O_EPOCHS, O_BATCH, O_PAIRS, O_PERID, O_OPT, O_LR, O_WD,
            O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST, O_CALIBF,
-           O_BACKBONE, O_FREEZE, O_HEAD };
+           O_BACKBONE, O_FREEZE, O_HEAD, O_NOFACE };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA},     {"arch", 1, 0, O_ARCH},         {"folds", 1, 0, O_FOLDS},
         {"seed", 1, 0, O_SEED},     {"val-identities", 1, 0, O_VAL}, {"epochs", 1, 0, O_EPOCHS},
@@ -344,6 +352,7 @@ int cmd_cv(int argc, char **argv)
         {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},
         {"first-folds", 1, 0, O_FIRST}, {"calib-folds", 1, 0, O_CALIBF},
         {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE}, {"head", 1, 0, O_HEAD},
+        {"no-face", 1, 0, O_NOFACE},
         CLI_PHOTO_OPTIONS,
         {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out_dir = NULL, *optname = "adam", *backbone = NULL;
@@ -365,6 +374,12 @@ int cmd_cv(int argc, char **argv)
         case O_OPT: optname = optarg; break;
         case O_BACKBONE: backbone = optarg; break;
         case O_FREEZE: freeze = 1; break;
+        case O_NOFACE:
+            if (!strcmp(optarg, "landmarks")) fopts.no_face = FT_NOFACE_LANDMARKS;
+            else if (!strcmp(optarg, "whole")) fopts.no_face = FT_NOFACE_WHOLE;
+            else return cli_usage("cv", "--no-face must be 'landmarks' or 'whole' (got '%s')", optarg);
+            photo_given = 1;
+            break;
         case O_HEAD:
             if (strcmp(optarg, "none")) return cli_usage("cv", "--head takes only 'none' (got '%s'); a head is --arch HEAD.json", optarg);
             no_head = 1;
@@ -407,8 +422,8 @@ int cmd_cv(int argc, char **argv)
     if (no_head && !backbone) return cli_usage("cv", "--head none needs --backbone MODEL (the backbone alone)");
     if (no_head && arch) return cli_usage("cv", "--head none and --arch exclude each other");
     if (!backbone && photo_given)
-        return cli_usage("cv", "--canvas, --detector, --face, --rotate, --no-detect and --require-single apply to "
-                               "--backbone only");
+        return cli_usage("cv", "--canvas, --detector, --face, --rotate, --no-detect, --require-single and --no-face "
+                               "apply to --backbone only");
     if (backbone && calib_folds) return cli_usage("cv", "--calib-folds does not apply to --backbone");
     if (!data || (!arch && !no_head)) return cli_usage("cv", "--data and --arch (or --backbone with --head none) are required");
     if (!isnan(thr) && !isnan(far)) return cli_usage("cv", "--threshold and --far exclude each other");
@@ -530,6 +545,7 @@ int cmd_cv(int argc, char **argv)
             cJSON *fj = cJSON_AddObjectToObject(j, "features");
             cJSON_AddNumberToObject(fj, "images", feat.n);
             cJSON_AddNumberToObject(fj, "no_face", feat.n_no_face);
+            cJSON_AddStringToObject(fj, "no_face_rule", fopts.no_face == FT_NOFACE_WHOLE ? "whole" : "landmarks");
             cJSON_AddBoolToObject(fj, "detected", feat.detected);
             cJSON_AddBoolToObject(fj, "mirrored", feat.x_flip != NULL);
             cJSON_AddNumberToObject(fj, "seconds", feat.seconds);

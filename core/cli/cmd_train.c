@@ -86,7 +86,10 @@ static void help(void)
            "                        head-dense128 preset) is trained, on the cached vectors\n"
            "  --freeze-backbone     required with --backbone (the backbone is never trained)\n"
            "  --augment on|off      with --backbone: also the mirrored faces' vectors (on)\n"
-           "  An image where no face is found is embedded whole (stretched), counted and reported.\n"
+           "  --no-face landmarks|whole  an image where no face is found (counted, reported):\n"
+           "                        landmarks: the whole image taken as the face box, then the\n"
+           "                        usual landmarks and crop (tight crops such as ORL); whole:\n"
+           "                        the whole image stretched to the encoder's input (landmarks)\n"
            "  MODEL is the backbone extended by the head: embed, verify and facetwind use it on\n"
            "  photos as they used the backbone.\n"
            CLI_PHOTO_HELP);
@@ -135,7 +138,7 @@ static void on_progress(const ft_train_progress *p, void *vctx)
 enum {
     O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
     O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP,
-    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF, O_BACKBONE, O_FREEZE
+    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF, O_BACKBONE, O_FREEZE, O_NOFACE
 };
 
 int cmd_train(int argc, char **argv)
@@ -152,6 +155,7 @@ int cmd_train(int argc, char **argv)
         {"split", 1, 0, O_SPLIT}, {"per-identity", 1, 0, O_PERID}, {"augment", 1, 0, O_AUG},
         {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS},
         {"calib-folds", 1, 0, O_CALIBF}, {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE},
+        {"no-face", 1, 0, O_NOFACE},
         CLI_PHOTO_OPTIONS, {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
     long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
@@ -176,6 +180,12 @@ int cmd_train(int argc, char **argv)
         switch (c) {
         case O_BACKBONE: backbone = optarg; break;
         case O_FREEZE: freeze = 1; break;
+        case O_NOFACE:
+            if (!strcmp(optarg, "landmarks")) fopts.no_face = FT_NOFACE_LANDMARKS;
+            else if (!strcmp(optarg, "whole")) fopts.no_face = FT_NOFACE_WHOLE;
+            else return cli_usage("train", "--no-face must be 'landmarks' or 'whole' (got '%s')", optarg);
+            photo_given = 1;
+            break;
         case O_DATA: data = optarg; break;
         case O_ARCH: arch = optarg; break;
         case O_OUT: out = optarg; break;
@@ -238,8 +248,8 @@ int cmd_train(int argc, char **argv)
     if (backbone && !freeze)
         return cli_usage("train", "--backbone trains a head on a FROZEN backbone only: add --freeze-backbone");
     if (!backbone && photo_given)
-        return cli_usage("train", "--canvas, --detector, --face, --rotate, --no-detect and --require-single apply "
-                                  "to --backbone only");
+        return cli_usage("train", "--canvas, --detector, --face, --rotate, --no-detect, --require-single and --no-face "
+                                  "apply to --backbone only");
     if (backbone && !faces) return cli_usage("train", "--backbone needs identity-folder data (--data DIR)");
     if (backbone && (resume || fa.calib_folds || shift_given || cache_given))
         return cli_usage("train", "--resume, --calib-folds, --shift and --cache-mb do not apply to --backbone "

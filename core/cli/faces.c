@@ -281,8 +281,9 @@ ft_status cli_features_extract(const char *cmd, const char *backbone, const ft_d
         if (f->n_no_face) {
             int first = 0;
             while (!f->no_face[first]) first++;
-            fprintf(stderr, "; no face found in %d image(s), e.g. %s: the whole image stretched is used", f->n_no_face,
-                    ds->paths[first]);
+            fprintf(stderr, "; no face found in %d image(s), e.g. %s: %s", f->n_no_face, ds->paths[first],
+                    fo->no_face == FT_NOFACE_WHOLE ? "the whole image stretched is used"
+                                                   : "the whole image is taken as the face box (--no-face landmarks)");
         }
         fprintf(stderr, "\n");
     }

@@ -228,6 +228,7 @@ int cli_train_backbone(const char *backbone, const ft_features_opts *fopts, ft_n
         cJSON *fj = cJSON_AddObjectToObject(j, "features");
         cJSON_AddNumberToObject(fj, "images", f.n);
         cJSON_AddNumberToObject(fj, "no_face", f.n_no_face);
+        cJSON_AddStringToObject(fj, "no_face_rule", fopts->no_face == FT_NOFACE_WHOLE ? "whole" : "landmarks");
         cJSON_AddBoolToObject(fj, "detected", f.detected);
         cJSON_AddBoolToObject(fj, "mirrored", f.x_flip != NULL);
         cJSON_AddNumberToObject(fj, "seconds", f.seconds);

@@ -9,11 +9,17 @@
  *   features  ft_features_extract: every image of a dataset -> the backbone's embedding, on
  *             several threads (one pipeline per thread, BLAS single-threaded meanwhile).
  *             Photos go through ft_photo_input (canvas, detection, face choice, alignment)
- *             when the backbone carries a pipeline. An image where NO face is found falls
- *             back to the whole image stretched to the encoder's input (the pre-cropped
- *             path) and is counted (no_face, n_no_face): ORL has 4 such images of 400 with
- *             the SSD. With flip, the mirrored encoder input (the aligned crop flipped
- *             left-right) is embedded too: the head's only augmentation, computed once.
+ *             when the backbone carries a pipeline. An image where NO face is found is
+ *             counted (no_face, n_no_face: ORL has 4 such images of 400 with the SSD on a
+ *             300 canvas) and embedded anyway, so every identity keeps all its images:
+ *               FT_NOFACE_LANDMARKS (default): the whole image is taken as the detector's
+ *                 box — landmarks in it, then the usual alignDlib crop — which suits
+ *                 datasets of tight face crops such as ORL; if that fails too, as WHOLE;
+ *               FT_NOFACE_WHOLE: the whole image stretched to the encoder's input (the
+ *                 pre-cropped path; tools/faceapi/orl_pipeline.py's rule).
+ *             (embed, verify and the daemon still answer no_face for such an image.)
+ *             With flip, the mirrored encoder input (the aligned crop flipped left-right)
+ *             is embedded too: the head's only augmentation, computed once.
  *   pairs     ft_features_select cuts the rows of some identities out as an ft_labelled
  *             (labels = dataset identity indices, images in ft_dataset_images order, so the
  *             identity-folder protocol's pair lists are the same as for images);
@@ -56,13 +62,17 @@ extern "C" {
 
 #define FT_FEATURES_MAX_THREADS 64
 
+typedef enum { FT_NOFACE_LANDMARKS = 0, FT_NOFACE_WHOLE } ft_noface_rule;
+
 typedef struct {
     ft_photo_opts photo; /* detect/canvas/...; detection is off when the backbone cannot detect */
+    ft_noface_rule no_face; /* what an image without a detected face becomes (LANDMARKS) */
     int flip;            /* also embed the mirrored encoder input */
     int threads;         /* extraction threads; 0 = cores */
 } ft_features_opts;
 
-/* Defaults: detect on (the largest face), no canvas, flip off, threads = cores. */
+/* Defaults: detect on (the largest face), no canvas, no face -> LANDMARKS, flip off,
+ * threads = cores. */
 void ft_features_opts_defaults(ft_features_opts *o);
 
 typedef struct {

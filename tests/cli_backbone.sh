@@ -33,6 +33,8 @@ expect_usage "cv: head none without backbone" "--head none needs --backbone" "$F
 expect_usage "cv: head other than none" "--head takes only 'none'" "$FT" cv --data "$D" --head big
 expect_usage "cv: calib-folds with backbone" "--calib-folds does not apply" \
   "$FT" cv --data "$D" --head none --backbone "$TMP/x.ftw" --freeze-backbone --calib-folds 3
+expect_usage "bad --no-face" "--no-face must be 'landmarks' or 'whole'" \
+  "$FT" cv --data "$D" --head none --backbone "$TMP/x.ftw" --freeze-backbone --no-face crop
 expect_error "missing backbone file" "x.ftw" \
   "$FT" train --data "$D" --arch head-dense128 --out "$TMP/m.ftw" --backbone "$TMP/x.ftw" --freeze-backbone
 
@@ -50,7 +52,7 @@ expect_usage "head of the wrong input size" "takes 64 values per input, the back
   "$FT" train --data "$TMP/orl" --arch "$TMP/wide.json" --out "$TMP/m.ftw" --backbone "$TMP/fa.ftw" --freeze-backbone
 out=$("$FT" train --backbone "$TMP/fa.ftw" --freeze-backbone --arch head-dense128 --data "$TMP/orl" --canvas 300 \
       --val-identities 2 --test-identities 2 --epochs 15 --batch 16 --out "$TMP/head.ftw" --json --quiet 2>"$TMP/err")
-printf '%s' "$out" | grep -q '"no_face":1' && printf '%s' "$out" | grep -q '"detected":true' \
+printf '%s' "$out" | grep -q '"no_face":1,"no_face_rule":"landmarks"' && printf '%s' "$out" | grep -q '"detected":true' \
   && printf '%s' "$out" | grep -q '"test":{' && ok "train: $(printf '%s' "$out" | head -c 300)" || bad "train: $out $(cat "$TMP/err")"
 [ ! -e "$TMP/head.ftw.head" ] && [ ! -e "$TMP/head.ftw.head.resume" ] && ok "no scratch files left" || bad "scratch files left"
 info=$("$FT" info "$TMP/head.ftw" --json)
@@ -69,7 +71,7 @@ cv=$("$FT" cv --backbone "$TMP/fa.ftw" --freeze-backbone --arch head-dense128 --
      --folds 3 --first-folds 2 --val-identities 2 --epochs 5 --batch 8 --json --quiet)
 printf '%s' "$cv" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not (d["folds_run"]==2 and len(d["pipeline"]["per_fold"])==2 and len(d["head"]["per_fold"])==2 and "mean" in d["head"]["auc"] and d["features"]["images"]==24))' \
   && ok "cv: pipeline and head rows" || bad "cv: $cv"
-cv=$("$FT" cv --backbone "$TMP/fa.ftw" --freeze-backbone --head none --canvas 300 --data "$TMP/orl" --folds 3 --val-identities 2 --json --quiet)
-printf '%s' "$cv" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not ("pipeline" in d and "head" not in d and d["features"]["mirrored"] is False))' \
-  && ok "cv --head none: the backbone alone" || bad "cv --head none: $cv"
+cv=$("$FT" cv --backbone "$TMP/fa.ftw" --freeze-backbone --head none --canvas 300 --no-face whole --data "$TMP/orl" --folds 3 --val-identities 2 --json --quiet)
+printf '%s' "$cv" | python3 -c 'import json,sys; d=json.load(sys.stdin); f=d["features"]; sys.exit(not ("pipeline" in d and "head" not in d and f["mirrored"] is False and f["no_face"]==1 and f["no_face_rule"]=="whole"))' \
+  && ok "cv --head none --no-face whole: the backbone alone" || bad "cv --head none: $cv"
 finish

@@ -58,7 +58,7 @@ static void help(void)
            "                        (J extra models per fold) instead of the validation people\n"
            "  --out-dir DIR         keep each fold's model as DIR/fold-<f>.ftw (eval/report them)\n"
            "  --first-folds N       run only folds 0..N-1 (quick experiments; figures then cover N folds)\n"
-           "  --threads N           BLAS threads (cores)\n"
+           "  --threads N           BLAS threads; with --backbone also the extraction threads (cores)\n"
            "  --json                one JSON object: accuracy, auc, eer, ... each {mean, std},\n"
            "                        plus per-fold figures\n"
            "  --quiet               no per-fold lines on stderr\n"

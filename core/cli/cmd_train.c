@@ -58,7 +58,7 @@ static void help(void)
            "  --far X               calibrate at the largest threshold with validation FAR <= X\n"
            "                        (default: the validation equal-error point)\n"
            "  --seed N              seed for init, pairs, shuffling, dropout (0)\n"
-           "  --threads N           BLAS threads (cores)\n"
+           "  --threads N           BLAS threads; with --backbone also the extraction threads (cores)\n"
            "identity folders:\n"
            "  --val-identities N    identities held out to calibrate and pick the best epoch (4)\n"
            "  --test-identities N   identities held out and scored at the end (0)\n"

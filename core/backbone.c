@@ -145,6 +145,10 @@ static void *work(void *arg)
         if (!x) w->st = ft_error_set(&w->err, FT_ENOMEM, "out of memory");
     }
     while (!w->st && !atomic_load(&j->failed)) {
+        if (j->o->stop && *j->o->stop) {
+            w->st = ft_error_set(&w->err, FT_EINTERRUPTED, "interrupted while embedding the images");
+            break;
+        }
         int i = atomic_fetch_add(&j->next, 1);
         if (i >= j->ds->n_images) break;
         w->st = embed_one(&p, j, i, &po, x, &w->err);
@@ -210,7 +214,7 @@ ft_status ft_features_extract(const char *path, const ft_dataset *ds, const ft_f
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     ft_set_threads(blas);
     for (int t = 0; t < T && !st; t++)
-        if (w[t].st && w[t].st != FT_EINTERRUPTED) {
+        if (w[t].st) {
             st = w[t].st;
             *err = w[t].err;
         }

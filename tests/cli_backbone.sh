@@ -74,4 +74,12 @@ printf '%s' "$cv" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exi
 cv=$("$FT" cv --backbone "$TMP/fa.ftw" --freeze-backbone --head none --canvas 300 --no-face whole --data "$TMP/orl" --folds 3 --val-identities 2 --json --quiet)
 printf '%s' "$cv" | python3 -c 'import json,sys; d=json.load(sys.stdin); f=d["features"]; sys.exit(not ("pipeline" in d and "head" not in d and f["mirrored"] is False and f["no_face"]==1 and f["no_face_rule"]=="whole"))' \
   && ok "cv --head none --no-face whole: the backbone alone" || bad "cv --head none: $cv"
+# Ctrl-C while the 400 ORL images are being embedded: exit 130 at the next image, one line
+"$FT" cv --backbone "$TMP/fa.ftw" --freeze-backbone --head none --canvas 300 --data "$ORL" --quiet >/dev/null 2>"$TMP/int.err" &
+pid=$!
+sleep 2
+kill -INT "$pid"
+wait "$pid"; rc=$?
+[ "$rc" -eq 130 ] && grep -q "interrupted while embedding" "$TMP/int.err" && ok "SIGINT during extraction: exit 130" \
+  || bad "SIGINT during extraction: exit $rc: $(cat "$TMP/int.err")"
 finish

@@ -2,7 +2,8 @@
  * face-api package: a tiny convolutional backbone checkpoint and a few synthetic identities.
  *
  *   - features: the same vectors for 1 and 2 extraction threads; mirrored copies differ;
- *     an unreadable image is an error naming it;
+ *     an unreadable image is an error naming it, a missing backbone names the file, a stop
+ *     flag interrupts;
  *   - head training on the cached vectors: deterministic (byte-identical checkpoints), the
  *     training loss falls;
  *   - composition: the saved checkpoint round-trips, embeds an image exactly as
@@ -166,6 +167,11 @@ static void test_features_bad_image(void **state)
     assert_int_not_equal(ft_features_extract(fx->bb, &ds, &o, &f, &err), FT_OK);
     assert_msg_has(&err, "b/1.pgm");
     assert_null(f.x);
+    volatile sig_atomic_t stop = 1; /* Ctrl-C: interrupted, nothing returned */
+    o.stop = &stop;
+    assert_int_equal(ft_features_extract(fx->bb, &ds, &o, &f, &err), FT_EINTERRUPTED);
+    assert_null(f.x);
+    o.stop = NULL;
     snprintf(path, sizeof path, "%s/missing.ftw", fx->dir);
     assert_int_equal(ft_features_extract(path, &ds, &o, &f, &err), FT_EIO);
     assert_msg_has(&err, "missing.ftw");

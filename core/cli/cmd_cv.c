@@ -498,6 +498,7 @@ int cmd_cv(int argc, char **argv)
     if (backbone) {
         fopts.flip = augment && spec;
         fopts.threads = (int)threads;
+        fopts.stop = o.stop;
         if ((st = cli_features_extract("cv", backbone, &ds, &fopts, quiet, &feat, &err))) goto done;
         if (out_dir && spec) {
             if ((st = ft_ckpt_read(backbone, &bb, &err))) goto done;

@@ -311,6 +311,7 @@ int cmd_train(int argc, char **argv)
         fa.notest = notest;
         fopts.flip = fa.augment;
         fopts.threads = (int)threads;
+        fopts.stop = o.stop;
         rc = backbone ? cli_train_backbone(backbone, &fopts, net, &o, &fa) : cli_train_faces(net, &o, &fa);
         goto done;
     }

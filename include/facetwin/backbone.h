@@ -47,6 +47,7 @@
 #ifndef FACETWIN_BACKBONE_H
 #define FACETWIN_BACKBONE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "facetwin/checkpoint.h"
@@ -69,6 +70,7 @@ typedef struct {
     ft_noface_rule no_face; /* what an image without a detected face becomes (LANDMARKS) */
     int flip;            /* also embed the mirrored encoder input */
     int threads;         /* extraction threads; 0 = cores */
+    volatile sig_atomic_t *stop; /* NULL, or set asynchronously (SIGINT): FT_EINTERRUPTED */
 } ft_features_opts;
 
 /* Defaults: detect on (the largest face), no canvas, no face -> LANDMARKS, flip off,

@@ -143,4 +143,28 @@ typedef struct {
 } cli_face_args;
 int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a);
 
+/* ---- a head on a frozen backbone (train_faces.c, faces.c; include/facetwin/backbone.h) ---- */
+
+#include "facetwin/backbone.h"
+
+/* The protocol's pairs of a set of feature vectors (ft_evalset_features_new, seeded), scored
+ * through head, or straight on the vectors when head is NULL (the backbone alone). */
+ft_status cli_eval_features(ft_net *head, const ft_labelled *set, float threshold, uint64_t seed, cli_pairs_eval *r,
+                            ft_error *err);
+/* The backbone alone, calibrated on val's pairs (seed ^ FT_VAL_PAIRS_TAG, rule of o) and scored
+ * on test's pairs (seed 0): r->m at the calibrated threshold, c the calibration. */
+ft_status cli_backbone_alone(const ft_labelled *val, const ft_labelled *test, const ft_train_opts *o,
+                             ft_calibration *c, cli_pairs_eval *r, ft_error *err);
+/* Checks a head against the backbone checkpoint at path: 0, or prints a one-line usage error
+ * naming both sizes (or the unreadable file) and returns the exit code. */
+int cli_head_fits(const char *cmd, const char *backbone, const ft_net *head);
+/* "Extracting features ..." / "... done" lines on stderr, and the extraction itself. */
+ft_status cli_features_extract(const char *cmd, const char *backbone, const ft_dataset *ds, const ft_features_opts *fo,
+                               int quiet, ft_features *f, ft_error *err);
+/* `facetwin train --backbone MODEL --freeze-backbone`: the head is trained on the frozen
+ * backbone's cached features of the split (a->augment: flipped copies too) and written as
+ * the backbone extended by the head (ft_backbone_compose); returns the exit code. */
+int cli_train_backbone(const char *backbone, const ft_features_opts *fo, ft_net *head, ft_train_opts *o,
+                       const cli_face_args *a);
+
 #endif

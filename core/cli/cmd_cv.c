@@ -8,6 +8,12 @@
  * pairs; accuracy is measured at the calibrated threshold — never at one
  * chosen on test people. Every figure is reported per fold and as mean ± std
  * (sample standard deviation over folds).
+ *
+ * With --backbone MODEL --freeze-backbone every image is embedded ONCE through the frozen
+ * backbone (include/facetwin/backbone.h); then each fold reports two rows on the same pairs:
+ * the backbone alone (its distances, threshold calibrated on the fold's validation people)
+ * and a head (--arch HEAD.json, or --head none for the first row only) trained on the fold's
+ * training people's cached vectors (mirrored copies with --augment on).
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -52,15 +58,27 @@ static void help(void)
            "                        (J extra models per fold) instead of the validation people\n"
            "  --out-dir DIR         keep each fold's model as DIR/fold-<f>.ftw (eval/report them)\n"
            "  --first-folds N       run only folds 0..N-1 (quick experiments; figures then cover N folds)\n"
-           "  --threads N           BLAS threads (cores)\n"
+           "  --threads N           BLAS threads; with --backbone also the extraction threads (cores)\n"
            "  --json                one JSON object: accuracy, auc, eer, ... each {mean, std},\n"
            "                        plus per-fold figures\n"
-           "  --quiet               no per-fold lines on stderr\n");
+           "  --quiet               no per-fold lines on stderr\n"
+           "a frozen backbone (features computed ONCE for all images, then per fold):\n"
+           "  --backbone MODEL --freeze-backbone   the backbone alone (its distances, threshold\n"
+           "                        calibrated on the fold's validation people) and a head --arch\n"
+           "                        HEAD.json trained on the fold's training people's vectors;\n"
+           "                        --head none: the backbone alone only. --augment on: mirrored\n"
+           "                        vectors too. --json: \"pipeline\" and \"head\" rows, each as above.\n"
+           "  --canvas PX, --detector ssd|tiny, --rotate, --no-detect   how photos reach it\n"
+           "                        (ORL needs --canvas 300 for the SSD)\n"
+           "  --no-face landmarks|whole   an image without a detected face: the whole image as the\n"
+           "                        face box, then landmarks and the usual crop (landmarks), or\n"
+           "                        the whole image stretched (whole); counted either way\n");
 }
 
 typedef struct {
     double accuracy, best_accuracy, auc, eer, threshold, tar2, tar3, val_eer, seconds;
     int pairs, test_ids;
+    char test_people[256]; /* the fold's test identities, comma-separated */
 } fold_result;
 
 static void mean_std(const fold_result *r, int k, size_t off, double *mean, double *sd)
@@ -75,20 +93,13 @@ static void mean_std(const fold_result *r, int k, size_t off, double *mean, doub
     *sd = k > 1 ? sqrt(q / (k - 1)) : 0;
 }
 
-/* Fold f: train, calibrate, test. */
-static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, long n_val, int calib_folds,
-                          ft_train_opts o, const ft_faceset_opts *fo, const char *out_dir, const char *tmp_dir,
-                          fold_result *fr, ft_error *err)
+/* Fold f's people: test = the fold, of the others n_val seeded validation people, the rest train. */
+static ft_status fold_split(const ft_dataset *ds, int k, int f, uint64_t seed, long n_val, ft_idset *tr, ft_idset *va,
+                            ft_idset *test, ft_error *err)
 {
-    cli_pairs_eval inner = {0};
-    ft_idset trval = {0}, test = {0}, tr = {0}, va = {0};
-    ft_net *net = NULL;
-    ft_source *src = NULL;
-    ft_evalset *vs = NULL;
-    char *split = NULL;
-    cli_pairs_eval ev = {0};
-    char path[4096];
-    ft_status st = ft_dataset_fold(ds, k, f, o.seed, &trval, &test, err);
+    ft_idset trval = {0};
+    memset(tr, 0, sizeof *tr), memset(va, 0, sizeof *va), memset(test, 0, sizeof *test);
+    ft_status st = ft_dataset_fold(ds, k, f, seed, &trval, test, err);
     if (st) goto done;
     if (trval.n - n_val < 2) {
         st = ft_error_set(err, FT_EINVAL, "fold %d leaves %d training identities after %ld for validation", f,
@@ -97,15 +108,15 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     }
     /* validation people: a seeded choice among this fold's training side */
     uint32_t *perm = malloc((size_t)trval.n * sizeof *perm);
-    tr.ids = malloc((size_t)trval.n * sizeof(int));
-    va.ids = malloc((size_t)(n_val ? n_val : 1) * sizeof(int));
-    if (!perm || !tr.ids || !va.ids) {
+    tr->ids = malloc((size_t)trval.n * sizeof(int));
+    va->ids = malloc((size_t)(n_val ? n_val : 1) * sizeof(int));
+    if (!perm || !tr->ids || !va->ids) {
         free(perm);
         st = ft_error_set(err, FT_ENOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < trval.n; i++) perm[i] = (uint32_t)i;
-    ft_rng r = ft_rng_derive(o.seed, FT_CV_VAL_TAG + (uint64_t)f);
+    ft_rng r = ft_rng_derive(seed, FT_CV_VAL_TAG + (uint64_t)f);
     ft_rng_shuffle_u32(&r, perm, (size_t)trval.n);
     uint8_t *is_val = calloc((size_t)trval.n, 1);
     if (!is_val) {
@@ -115,11 +126,36 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     }
     for (int i = 0; i < n_val; i++) is_val[perm[i]] = 1;
     for (int i = 0; i < trval.n; i++) {
-        if (is_val[i]) va.ids[va.n++] = trval.ids[i];
-        else tr.ids[tr.n++] = trval.ids[i];
+        if (is_val[i]) va->ids[va->n++] = trval.ids[i];
+        else tr->ids[tr->n++] = trval.ids[i];
     }
     free(is_val);
     free(perm);
+done:
+    ft_idset_free(&trval);
+    if (st) {
+        ft_idset_free(tr);
+        ft_idset_free(va);
+        ft_idset_free(test);
+    }
+    return st;
+}
+
+/* Fold f: train, calibrate, test. */
+static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, long n_val, int calib_folds,
+                          ft_train_opts o, const ft_faceset_opts *fo, const char *out_dir, const char *tmp_dir,
+                          fold_result *fr, ft_error *err)
+{
+    cli_pairs_eval inner = {0};
+    ft_idset test = {0}, tr = {0}, va = {0};
+    ft_net *net = NULL;
+    ft_source *src = NULL;
+    ft_evalset *vs = NULL;
+    char *split = NULL;
+    cli_pairs_eval ev = {0};
+    char path[4096];
+    ft_status st = fold_split(ds, k, f, o.seed, n_val, &tr, &va, &test, err);
+    if (st) goto done;
     split = cli_split_json(ds, "fold", &tr, &va, &test);
     if (!split) {
         st = ft_error_set(err, FT_ENOMEM, "out of memory");
@@ -148,7 +184,8 @@ static ft_status run_fold(const ft_dataset *ds, const char *spec, int k, int f, 
     if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;
     if ((st = cli_eval_identities(net, ds, &test, res.calibration.threshold, 0, fo, &ev, err))) goto done;
     *fr = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, res.calibration.threshold,
-                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n};
+                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, fr->test_people, sizeof fr->test_people);
     if (!out_dir) unlink(path);
 done:
     cli_pairs_eval_free(&ev);
@@ -157,17 +194,154 @@ done:
     ft_evalset_free(vs);
     ft_net_free(net);
     free(split);
-    ft_idset_free(&trval);
     ft_idset_free(&test);
     ft_idset_free(&tr);
     ft_idset_free(&va);
     return st;
 }
 
+/* Fold f on a frozen backbone's features: the backbone alone, then (head_spec) a head. */
+typedef struct {
+    const ft_features *f;
+    const ft_ckpt *bb;     /* the backbone checkpoint, for --out-dir's composed fold models (else NULL) */
+    const char *head_spec; /* NULL: --head none */
+    int augment;           /* train on the mirrored vectors too */
+} backbone_cv;
+
+static ft_status run_fold_backbone(const ft_dataset *ds, const backbone_cv *b, int k, int f, long n_val,
+                                   ft_train_opts o, const char *out_dir, const char *tmp_dir, fold_result *alone,
+                                   fold_result *hr, ft_error *err)
+{
+    ft_idset test = {0}, tr = {0}, va = {0};
+    ft_labelled trs = {0}, vas = {0}, tes = {0};
+    ft_net *net = NULL;
+    ft_source *src = NULL;
+    ft_evalset *vs = NULL;
+    char *split = NULL, path[4096] = "";
+    cli_pairs_eval ev = {0};
+    ft_ckpt hd = {0}, all = {0};
+    ft_status st = fold_split(ds, k, f, o.seed, n_val, &tr, &va, &test, err);
+    if (st) goto done;
+    if ((st = ft_features_select(b->f, ds, &tr, b->augment, &trs, err)) ||
+        (va.n && (st = ft_features_select(b->f, ds, &va, 0, &vas, err))) ||
+        (st = ft_features_select(b->f, ds, &test, 0, &tes, err)))
+        goto done;
+    if (!va.n) o.calib = FT_CALIB_FIXED;
+    double t0 = ft_now();
+    ft_calibration cal = {0};
+    if (va.n) st = cli_backbone_alone(&vas, &tes, &o, &cal, &ev, err);
+    else st = cli_eval_features(NULL, &tes, o.threshold, 0, &ev, err), cal.threshold = o.threshold, cal.eer = NAN;
+    if (st) goto done;
+    *alone = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, cal.threshold, ev.m.tar_far_1e2,
+                           ev.m.tar_far_1e3, cal.eer, ft_now() - t0, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, alone->test_people, sizeof alone->test_people);
+    cli_pairs_eval_free(&ev);
+    if (!b->head_spec) goto done;
+    split = cli_split_json(ds, "fold", &tr, &va, &test);
+    if (!split) {
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    o.split_json = split;
+    o.stop = NULL; /* seconds per fold: no resume state */
+    snprintf(path, sizeof path, "%s/head-%d.ftw", tmp_dir, f);
+    o.out_path = path;
+    if ((st = ft_net_from_json(b->head_spec, &net, err))) goto done;
+    ft_net_init(net, o.seed + (uint64_t)f);
+    if ((st = ft_source_labelled_new(&trs, &o, &src, err))) goto done;
+    if (va.n && (st = ft_evalset_features_new(&vas, o.seed ^ FT_VAL_PAIRS_TAG, &vs, err))) goto done;
+    ft_train_result res;
+    if ((st = ft_train_source(net, src, vs, &o, &res, err))) goto done;
+    if ((st = cli_eval_features(net, &tes, res.calibration.threshold, 0, &ev, err))) goto done;
+    *hr = (fold_result){ev.m.accuracy, ev.m.best_accuracy, ev.m.auc, ev.m.eer, res.calibration.threshold,
+                        ev.m.tar_far_1e2, ev.m.tar_far_1e3, res.calibration.eer, res.seconds, ev.m.pairs, test.n, ""};
+    ft_idset_names(ds, &test, hr->test_people, sizeof hr->test_people);
+    if (out_dir && b->bb) {
+        char fold_path[4200];
+        snprintf(fold_path, sizeof fold_path, "%s/fold-%d.ftw", out_dir, f);
+        if ((st = ft_ckpt_read(path, &hd, err)) || (st = ft_backbone_compose(b->bb, &hd, &all, err)) ||
+            (st = ft_ckpt_write(fold_path, &all, err)))
+            goto done;
+    }
+done:
+    if (path[0]) unlink(path);
+    ft_ckpt_free(&hd);
+    ft_ckpt_free(&all);
+    cli_pairs_eval_free(&ev);
+    ft_source_free(src);
+    ft_evalset_free(vs);
+    ft_net_free(net);
+    free(split);
+    ft_labelled_free(&trs);
+    ft_labelled_free(&vas);
+    ft_labelled_free(&tes);
+    ft_idset_free(&test);
+    ft_idset_free(&tr);
+    ft_idset_free(&va);
+    return st;
+}
+
+static const struct {
+    const char *name;
+    size_t off;
+} k_fields[] = {{"accuracy", offsetof(fold_result, accuracy)},
+                {"best_accuracy", offsetof(fold_result, best_accuracy)},
+                {"auc", offsetof(fold_result, auc)},
+                {"eer", offsetof(fold_result, eer)},
+                {"threshold", offsetof(fold_result, threshold)},
+                {"tar_at_far_1e-2", offsetof(fold_result, tar2)},
+                {"tar_at_far_1e-3", offsetof(fold_result, tar3)},
+                {"val_eer", offsetof(fold_result, val_eer)}};
+#define K_NFIELDS ((int)(sizeof k_fields / sizeof k_fields[0]))
+
+/* Every figure's {mean, std} and the per-fold list into j (the shape of `cv --json`). */
+static void rows_json(cJSON *j, const fold_result *fr, int run)
+{
+    for (int i = 0; i < K_NFIELDS; i++) {
+        double mu, sd;
+        mean_std(fr, run, k_fields[i].off, &mu, &sd);
+        cJSON *v = cJSON_AddObjectToObject(j, k_fields[i].name);
+        cJSON_AddNumberToObject(v, "mean", mu);
+        cJSON_AddNumberToObject(v, "std", sd);
+    }
+    cJSON *per = cJSON_AddArrayToObject(j, "per_fold");
+    for (int f = 0; f < run; f++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "fold", f);
+        cJSON_AddNumberToObject(x, "test_identities", fr[f].test_ids);
+        cJSON_AddStringToObject(x, "test_people", fr[f].test_people);
+        cJSON_AddNumberToObject(x, "pairs", fr[f].pairs);
+        for (int i = 0; i < K_NFIELDS; i++)
+            cJSON_AddNumberToObject(x, k_fields[i].name, *(const double *)((const char *)&fr[f] + k_fields[i].off));
+        cJSON_AddNumberToObject(x, "seconds", fr[f].seconds);
+        cJSON_AddItemToArray(per, x);
+    }
+}
+
+static void rows_text(const char *title, const fold_result *fr, int run)
+{
+    if (title) printf("%s\n", title);
+    for (int i = 0; i < K_NFIELDS; i++) {
+        double mu, sd;
+        mean_std(fr, run, k_fields[i].off, &mu, &sd);
+        printf("  %-16s %.4f +- %.4f%s\n", k_fields[i].name, mu, sd,
+               !strcmp(k_fields[i].name, "best_accuracy") ? "  (oracle threshold)" : "");
+    }
+}
+
+static void fold_line(const char *what, int f, int run, const fold_result *r)
+{
+    fprintf(stderr, "fold %d/%d%s: %d test people, %d pairs: accuracy %.4f at threshold %.4f, best %.4f, AUC %.4f, "
+                    "EER %.4f (%.1f s)\n",
+            f + 1, run, what, r->test_ids, r->pairs, r->accuracy, r->threshold, r->best_accuracy, r->auc, r->eer,
+            r->seconds);
+}
+
 int cmd_cv(int argc, char **argv)
 {
     enum { O_DATA = 256, O_ARCH, O_FOLDS, O_SEED, O_VAL, O_EPOCHS, O_BATCH, O_PAIRS, O_PERID, O_OPT, O_LR, O_WD,
-           O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST, O_CALIBF };
+           O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST, O_CALIBF,
+           O_BACKBONE, O_FREEZE, O_HEAD, O_NOFACE };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA},     {"arch", 1, 0, O_ARCH},         {"folds", 1, 0, O_FOLDS},
         {"seed", 1, 0, O_SEED},     {"val-identities", 1, 0, O_VAL}, {"epochs", 1, 0, O_EPOCHS},
@@ -177,20 +351,39 @@ int cmd_cv(int argc, char **argv)
         {"threshold", 1, 0, O_THR}, {"out-dir", 1, 0, O_OUTDIR},    {"threads", 1, 0, O_THREADS},
         {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},
         {"first-folds", 1, 0, O_FIRST}, {"calib-folds", 1, 0, O_CALIBF},
+        {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE}, {"head", 1, 0, O_HEAD},
+        {"no-face", 1, 0, O_NOFACE},
+        CLI_PHOTO_OPTIONS,
         {0, 0, 0, 0}};
-    const char *data = NULL, *arch = NULL, *out_dir = NULL, *optname = "adam";
+    const char *data = NULL, *arch = NULL, *out_dir = NULL, *optname = "adam", *backbone = NULL;
     long folds = FT_CV_DEFAULT_FOLDS, first = 0, calib_folds = 0, seed = 0, n_val = 4, epochs = 60, batch = -1, per_id = 4, threads = 0;
     double lr = -1, wd = 0, margin = 1.0, far = NAN, thr = NAN;
-    int pairs_all = 0, augment = 1, json = 0, quiet = 0, c;
+    int pairs_all = 0, augment = 1, json = 0, quiet = 0, c, freeze = 0, no_head = 0, photo_given = 0;
+    ft_features_opts fopts;
+    ft_features_opts_defaults(&fopts);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
+        int bad = 0, ph = cli_photo_option("cv", c, optarg, &fopts.photo, &photo_given);
+        if (ph < 0) return FT_EXIT_USAGE;
+        if (ph) continue;
         switch (c) {
         case O_DATA: data = optarg; break;
         case O_ARCH: arch = optarg; break;
         case O_OUTDIR: out_dir = optarg; break;
         case O_OPT: optname = optarg; break;
+        case O_BACKBONE: backbone = optarg; break;
+        case O_FREEZE: freeze = 1; break;
+        case O_NOFACE:
+            if (!strcmp(optarg, "landmarks")) fopts.no_face = FT_NOFACE_LANDMARKS;
+            else if (!strcmp(optarg, "whole")) fopts.no_face = FT_NOFACE_WHOLE;
+            else return cli_usage("cv", "--no-face must be 'landmarks' or 'whole' (got '%s')", optarg);
+            photo_given = 1;
+            break;
+        case O_HEAD:
+            if (strcmp(optarg, "none")) return cli_usage("cv", "--head takes only 'none' (got '%s'); a head is --arch HEAD.json", optarg);
+            no_head = 1;
+            break;
         case O_FOLDS: bad = cli_int("cv", "--folds", optarg, 2, FT_CV_MAX_FOLDS, &folds); break;
         case O_SEED: bad = cli_int("cv", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
         case O_CALIBF: bad = cli_int("cv", "--calib-folds", optarg, 0, 100, &calib_folds); break;
@@ -223,7 +416,16 @@ int cmd_cv(int argc, char **argv)
         if (bad) return FT_EXIT_USAGE;
     }
     if (optind < argc) return cli_usage("cv", "unexpected argument '%s'", argv[optind]);
-    if (!data || !arch) return cli_usage("cv", "--data and --arch are required");
+    if (freeze && !backbone) return cli_usage("cv", "--freeze-backbone needs --backbone MODEL");
+    if (backbone && !freeze)
+        return cli_usage("cv", "--backbone trains a head on a FROZEN backbone only: add --freeze-backbone");
+    if (no_head && !backbone) return cli_usage("cv", "--head none needs --backbone MODEL (the backbone alone)");
+    if (no_head && arch) return cli_usage("cv", "--head none and --arch exclude each other");
+    if (!backbone && photo_given)
+        return cli_usage("cv", "--canvas, --detector, --face, --rotate, --no-detect, --require-single and --no-face "
+                               "apply to --backbone only");
+    if (backbone && calib_folds) return cli_usage("cv", "--calib-folds does not apply to --backbone");
+    if (!data || (!arch && !no_head)) return cli_usage("cv", "--data and --arch (or --backbone with --head none) are required");
     if (!isnan(thr) && !isnan(far)) return cli_usage("cv", "--threshold and --far exclude each other");
     if (!cli_is_identity_dir(data)) return cli_usage("cv", "--data must be an identity-folder directory");
     ft_set_threads((int)threads);
@@ -250,10 +452,22 @@ int cmd_cv(int argc, char **argv)
 
     char *spec = NULL, tmp_dir[] = "/tmp/facetwin-cv-XXXXXX";
     ft_dataset ds = {0};
-    fold_result *fr = NULL;
+    fold_result *fr = NULL, *fa = NULL;
+    ft_features feat = {0};
+    ft_ckpt bb = {0};
     int made_tmp = 0;
-    ft_status st;
-    if ((st = ft_spec_resolve(arch, &spec, &err))) goto done;
+    ft_status st = FT_OK;
+    if (arch && (st = ft_spec_resolve(arch, &spec, &err))) goto done;
+    if (backbone && spec) {
+        ft_net *probe;
+        if ((st = ft_net_from_json(spec, &probe, &err))) goto done;
+        int rc = cli_head_fits("cv", backbone, probe);
+        ft_net_free(probe);
+        if (rc) {
+            free(spec);
+            return rc;
+        }
+    }
     if ((st = cli_dataset_open(data, &ds, &err))) goto done;
     if (folds > ds.n_ids) {
         st = ft_error_set(&err, FT_EINVAL, "%s: %ld folds need at least %ld identities (it has %d)", data, folds, folds,
@@ -273,19 +487,34 @@ int cmd_cv(int argc, char **argv)
     ft_faceset_opts_defaults(&fo);
     fo.warn = cli_warn;
     fr = calloc((size_t)folds, sizeof *fr);
-    if (!fr) {
+    fa = calloc((size_t)folds, sizeof *fa);
+    if (!fr || !fa) {
         st = ft_error_set(&err, FT_ENOMEM, "out of memory");
         goto done;
     }
     int run = first > 0 && first < folds ? (int)first : (int)folds; /* folds actually run */
     double t0 = ft_now();
+    backbone_cv bcv = {&feat, NULL, spec, augment};
+    if (backbone) {
+        fopts.flip = augment && spec;
+        fopts.threads = (int)threads;
+        fopts.stop = o.stop;
+        if ((st = cli_features_extract("cv", backbone, &ds, &fopts, quiet, &feat, &err))) goto done;
+        if (out_dir && spec) {
+            if ((st = ft_ckpt_read(backbone, &bb, &err))) goto done;
+            bcv.bb = &bb;
+        }
+    }
     for (int f = 0; f < run; f++) {
-        ft_net *probe;
-        if ((st = ft_net_from_json(spec, &probe, &err))) goto done;
-        if (augment) fo.aug = cli_default_augment(ft_net_input(probe));
-        ft_net_free(probe);
-        if ((st = run_fold(&ds, spec, (int)folds, f, n_val, (int)calib_folds, o, &fo, out_dir, tmp_dir, &fr[f],
-                           &err))) {
+        if (backbone) st = run_fold_backbone(&ds, &bcv, (int)folds, f, n_val, o, out_dir, tmp_dir, &fa[f], &fr[f], &err);
+        else {
+            ft_net *probe;
+            if ((st = ft_net_from_json(spec, &probe, &err))) goto done;
+            if (augment) fo.aug = cli_default_augment(ft_net_input(probe));
+            ft_net_free(probe);
+            st = run_fold(&ds, spec, (int)folds, f, n_val, (int)calib_folds, o, &fo, out_dir, tmp_dir, &fr[f], &err);
+        }
+        if (st) {
             if (st != FT_EINTERRUPTED) {
                 char pre[32];
                 snprintf(pre, sizeof pre, "fold %d", f);
@@ -293,69 +522,58 @@ int cmd_cv(int argc, char **argv)
             }
             goto done;
         }
-        if (!quiet)
-            fprintf(stderr, "fold %d/%ld: %d test people, %d pairs: accuracy %.4f at threshold %.4f, best %.4f, "
-                            "AUC %.4f, EER %.4f (%.0f s)\n",
-                    f + 1, (long)run, fr[f].test_ids, fr[f].pairs, fr[f].accuracy, fr[f].threshold, fr[f].best_accuracy,
-                    fr[f].auc, fr[f].eer, fr[f].seconds);
+        if (!quiet) {
+            if (backbone) fold_line(", backbone alone", f, run, &fa[f]);
+            if (spec) fold_line(backbone ? ", head" : "", f, run, &fr[f]);
+        }
     }
     double total = ft_now() - t0;
-    static const struct {
-        const char *name;
-        size_t off;
-    } k_fields[] = {{"accuracy", offsetof(fold_result, accuracy)},
-                    {"best_accuracy", offsetof(fold_result, best_accuracy)},
-                    {"auc", offsetof(fold_result, auc)},
-                    {"eer", offsetof(fold_result, eer)},
-                    {"threshold", offsetof(fold_result, threshold)},
-                    {"tar_at_far_1e-2", offsetof(fold_result, tar2)},
-                    {"tar_at_far_1e-3", offsetof(fold_result, tar3)},
-                    {"val_eer", offsetof(fold_result, val_eer)}};
-    int nf = (int)(sizeof k_fields / sizeof k_fields[0]);
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "data", data);
-        cJSON_AddStringToObject(j, "arch", arch);
+        cJSON_AddStringToObject(j, "arch", arch ? arch : "none");
         cJSON_AddNumberToObject(j, "folds", (double)folds);
         cJSON_AddNumberToObject(j, "folds_run", run);
         cJSON_AddNumberToObject(j, "seed", (double)seed);
         cJSON_AddNumberToObject(j, "seconds", total);
         cJSON_AddNumberToObject(j, "threads", ft_get_threads());
-        for (int i = 0; i < nf; i++) {
-            double mu, sd;
-            mean_std(fr, run, k_fields[i].off, &mu, &sd);
-            cJSON *v = cJSON_AddObjectToObject(j, k_fields[i].name);
-            cJSON_AddNumberToObject(v, "mean", mu);
-            cJSON_AddNumberToObject(v, "std", sd);
-        }
-        cJSON *per = cJSON_AddArrayToObject(j, "per_fold");
-        for (int f = 0; f < run; f++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddNumberToObject(x, "fold", f);
-            cJSON_AddNumberToObject(x, "test_identities", fr[f].test_ids);
-            cJSON_AddNumberToObject(x, "pairs", fr[f].pairs);
-            for (int i = 0; i < nf; i++)
-                cJSON_AddNumberToObject(x, k_fields[i].name, *(const double *)((const char *)&fr[f] + k_fields[i].off));
-            cJSON_AddNumberToObject(x, "seconds", fr[f].seconds);
-            cJSON_AddItemToArray(per, x);
+        if (!backbone) rows_json(j, fr, run);
+        else {
+            cJSON *b = cJSON_AddObjectToObject(j, "backbone");
+            cJSON_AddStringToObject(b, "model", backbone);
+            cJSON_AddStringToObject(b, "model_id", feat.model_id);
+            cJSON_AddBoolToObject(b, "frozen", 1);
+            cJSON *fj = cJSON_AddObjectToObject(j, "features");
+            cJSON_AddNumberToObject(fj, "images", feat.n);
+            cJSON_AddNumberToObject(fj, "no_face", feat.n_no_face);
+            cJSON_AddStringToObject(fj, "no_face_rule", fopts.no_face == FT_NOFACE_WHOLE ? "whole" : "landmarks");
+            cJSON_AddBoolToObject(fj, "detected", feat.detected);
+            cJSON_AddBoolToObject(fj, "mirrored", feat.x_flip != NULL);
+            cJSON_AddNumberToObject(fj, "seconds", feat.seconds);
+            rows_json(cJSON_AddObjectToObject(j, "pipeline"), fa, run);
+            if (spec) rows_json(cJSON_AddObjectToObject(j, "head"), fr, run);
         }
         cli_print_json(j);
     } else {
         printf("%ld-fold cross-validation by identity on %s (%d identities; %d fold(s) run), %s, seed %ld, %.0f s on "
                "%d threads\n",
-               folds, data, ds.n_ids, run, arch, seed, total, ft_get_threads());
-        for (int i = 0; i < nf; i++) {
-            double mu, sd;
-            mean_std(fr, run, k_fields[i].off, &mu, &sd);
-            printf("  %-16s %.4f +- %.4f%s\n", k_fields[i].name, mu, sd,
-                   !strcmp(k_fields[i].name, "best_accuracy") ? "  (oracle threshold)" : "");
+               folds, data, ds.n_ids, run, arch ? arch : "no head", seed, total, ft_get_threads());
+        if (!backbone) rows_text(NULL, fr, run);
+        else {
+            printf("features of %s: %d images in %.1f s, %d without a face (whole image used)\n", feat.model_id, feat.n,
+                   feat.seconds, feat.n_no_face);
+            rows_text("the backbone alone (threshold calibrated on each fold's validation people):", fa, run);
+            if (spec) rows_text("the head trained on the frozen backbone's features:", fr, run);
         }
-        if (out_dir) printf("fold models in %s/fold-<f>.ftw\n", out_dir);
+        if (out_dir && spec) printf("fold models in %s/fold-<f>.ftw\n", out_dir);
     }
 done:
     if (made_tmp) rmdir(tmp_dir);
     free(fr);
+    free(fa);
     free(spec);
+    ft_features_free(&feat);
+    ft_ckpt_free(&bb);
     ft_dataset_free(&ds);
     return st ? cli_fail(&err) : FT_EXIT_OK;
 }

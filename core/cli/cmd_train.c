@@ -4,6 +4,9 @@
  * Progress: on a terminal a single redrawn bar with pairs/s, ETA and the
  * running loss; otherwise one plain line per epoch (logs stay readable).
  * Ctrl-C sets a flag; the loop stops at the next step and writes OUT.resume.
+ *
+ * --backbone MODEL --freeze-backbone trains only a head (--arch HEAD.json) on the frozen
+ * backbone's features, computed once (train_faces.c, include/facetwin/backbone.h).
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -55,7 +58,7 @@ static void help(void)
            "  --far X               calibrate at the largest threshold with validation FAR <= X\n"
            "                        (default: the validation equal-error point)\n"
            "  --seed N              seed for init, pairs, shuffling, dropout (0)\n"
-           "  --threads N           BLAS threads (cores)\n"
+           "  --threads N           BLAS threads; with --backbone also the extraction threads (cores)\n"
            "identity folders:\n"
            "  --val-identities N    identities held out to calibrate and pick the best epoch (4)\n"
            "  --test-identities N   identities held out and scored at the end (0)\n"
@@ -75,7 +78,21 @@ static void help(void)
            "  --resume FILE         continue from MODEL.resume (written each epoch and on Ctrl-C)\n"
            "  --no-test             skip the final test-pair evaluation\n"
            "  --json                print the final summary as one JSON object\n"
-           "  --quiet               no progress output\n");
+           "  --quiet               no progress output\n"
+           "a head on a frozen backbone (identity folders):\n"
+           "  --backbone MODEL      a pretrained checkpoint (e.g. 'facetwin import --from face-api'); every\n"
+           "                        image is embedded ONCE through it (--threads N threads) and only the\n"
+           "                        head --arch HEAD.json (input: the backbone's embedding, e.g. the\n"
+           "                        head-dense128 preset) is trained, on the cached vectors\n"
+           "  --freeze-backbone     required with --backbone (the backbone is never trained)\n"
+           "  --augment on|off      with --backbone: also the mirrored faces' vectors (on)\n"
+           "  --no-face landmarks|whole  an image where no face is found (counted, reported):\n"
+           "                        landmarks: the whole image taken as the face box, then the\n"
+           "                        usual landmarks and crop (tight crops such as ORL); whole:\n"
+           "                        the whole image stretched to the encoder's input (landmarks)\n"
+           "  MODEL is the backbone extended by the head: embed, verify and facetwind use it on\n"
+           "  photos as they used the backbone.\n"
+           CLI_PHOTO_HELP);
 }
 
 typedef struct {
@@ -121,7 +138,7 @@ static void on_progress(const ft_train_progress *p, void *vctx)
 enum {
     O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
     O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP,
-    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF
+    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF, O_BACKBONE, O_FREEZE, O_NOFACE
 };
 
 int cmd_train(int argc, char **argv)
@@ -137,12 +154,18 @@ int cmd_train(int argc, char **argv)
         {"far", 1, 0, O_FAR}, {"val-identities", 1, 0, O_VALID}, {"test-identities", 1, 0, O_TESTID},
         {"split", 1, 0, O_SPLIT}, {"per-identity", 1, 0, O_PERID}, {"augment", 1, 0, O_AUG},
         {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS},
-        {"calib-folds", 1, 0, O_CALIBF}, {0, 0, 0, 0}};
+        {"calib-folds", 1, 0, O_CALIBF}, {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE},
+        {"no-face", 1, 0, O_NOFACE},
+        CLI_PHOTO_OPTIONS, {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
     long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
     double lr = -1, mom = 0.9, wd = 0, margin = 1.0, val = -1, pf = 0, minlr = 0, thr = NAN, far = NAN;
     long per_id = 4;
     int keras = 0, pairs_batch = -1, notest = 0, json = 0, quiet = 0, c, opt_given = 0;
+    const char *backbone = NULL;
+    int freeze = 0, photo_given = 0, shift_given = 0, cache_given = 0;
+    ft_features_opts fopts;
+    ft_features_opts_defaults(&fopts);
     cli_face_args fa = {0};
     fa.val_ids = 4;
     fa.augment = 1;
@@ -151,8 +174,18 @@ int cmd_train(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
+        int bad = 0, ph = cli_photo_option("train", c, optarg, &fopts.photo, &photo_given);
+        if (ph < 0) return FT_EXIT_USAGE;
+        if (ph) continue;
         switch (c) {
+        case O_BACKBONE: backbone = optarg; break;
+        case O_FREEZE: freeze = 1; break;
+        case O_NOFACE:
+            if (!strcmp(optarg, "landmarks")) fopts.no_face = FT_NOFACE_LANDMARKS;
+            else if (!strcmp(optarg, "whole")) fopts.no_face = FT_NOFACE_WHOLE;
+            else return cli_usage("train", "--no-face must be 'landmarks' or 'whole' (got '%s')", optarg);
+            photo_given = 1;
+            break;
         case O_DATA: data = optarg; break;
         case O_ARCH: arch = optarg; break;
         case O_OUT: out = optarg; break;
@@ -189,8 +222,8 @@ int cmd_train(int argc, char **argv)
             else if (!strcmp(optarg, "off")) fa.augment = 0;
             else return cli_usage("train", "--augment must be 'on' or 'off' (got '%s')", optarg);
             break;
-        case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift); break;
-        case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb); break;
+        case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift), shift_given = 1; break;
+        case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb), cache_given = 1; break;
         case O_CALIBF: bad = cli_int("train", "--calib-folds", optarg, 0, 100, &fa.calib_folds); break;
         case O_MAXPOS: bad = cli_int("train", "--max-pos", optarg, 1, 100000000, &fa.max_pos); break;
         case O_SEED: bad = cli_int("train", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
@@ -211,6 +244,16 @@ int cmd_train(int argc, char **argv)
     if (faces && keras) return cli_usage("train", "--pairs keras is for IDX data; identity folders take 'batch' or 'all'");
     if (!faces && pairs_batch == 1) return cli_usage("train", "--pairs batch is for identity folders");
     if (faces && !opt_given) optname = "adam";
+    if (freeze && !backbone) return cli_usage("train", "--freeze-backbone needs --backbone MODEL");
+    if (backbone && !freeze)
+        return cli_usage("train", "--backbone trains a head on a FROZEN backbone only: add --freeze-backbone");
+    if (!backbone && photo_given)
+        return cli_usage("train", "--canvas, --detector, --face, --rotate, --no-detect, --require-single and --no-face "
+                                  "apply to --backbone only");
+    if (backbone && !faces) return cli_usage("train", "--backbone needs identity-folder data (--data DIR)");
+    if (backbone && (resume || fa.calib_folds || shift_given || cache_given))
+        return cli_usage("train", "--resume, --calib-folds, --shift and --cache-mb do not apply to --backbone "
+                                  "(the head trains in seconds on cached vectors)");
     ft_set_threads((int)threads);
 
     ft_error err = {0};
@@ -255,6 +298,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     ft_net_init(net, o.seed);
+    if (backbone && (rc = cli_head_fits("train", backbone, net))) goto done;
     progress_ctx pc = {isatty(2), quiet, 0};
     o.progress = on_progress;
     o.progress_ctx = &pc;
@@ -265,7 +309,10 @@ int cmd_train(int argc, char **argv)
         fa.json = json;
         fa.quiet = quiet;
         fa.notest = notest;
-        rc = cli_train_faces(net, &o, &fa);
+        fopts.flip = fa.augment;
+        fopts.threads = (int)threads;
+        fopts.stop = o.stop;
+        rc = backbone ? cli_train_backbone(backbone, &fopts, net, &o, &fa) : cli_train_faces(net, &o, &fa);
         goto done;
     }
     if ((st = cli_idx_prefix(data, "train", prefix, sizeof prefix, &err))) goto done;

@@ -219,3 +219,73 @@ done:
     if (st) cli_pairs_eval_free(out);
     return st;
 }
+
+/* ---- features of a frozen backbone ---- */
+
+ft_status cli_eval_features(ft_net *head, const ft_labelled *set, float threshold, uint64_t seed, cli_pairs_eval *r,
+                            ft_error *err)
+{
+    memset(r, 0, sizeof *r);
+    ft_evalset *es = NULL;
+    ft_status st = ft_evalset_features_new(set, seed, &es, err);
+    if (st) return st;
+    r->n = es->n_pairs;
+    r->dist = malloc((size_t)r->n * sizeof(float));
+    r->same = malloc((size_t)r->n);
+    if (!r->dist || !r->same) st = ft_error_set(err, FT_ENOMEM, "out of memory");
+    else if (head) st = ft_evalset_distances(es, head, 1.0f, r->dist, r->same, NULL, err);
+    else ft_pairs_feature_distances(set, es->pairs, es->n_pairs, r->dist, r->same);
+    if (!st) st = ft_pair_metrics_compute(r->dist, r->same, r->n, threshold, &r->m, err);
+    ft_evalset_free(es);
+    if (st) cli_pairs_eval_free(r);
+    return st;
+}
+
+ft_status cli_backbone_alone(const ft_labelled *val, const ft_labelled *test, const ft_train_opts *o,
+                             ft_calibration *c, cli_pairs_eval *r, ft_error *err)
+{
+    cli_pairs_eval v;
+    ft_roc_point *roc = NULL;
+    int n_roc = 0;
+    ft_status st = cli_eval_features(NULL, val, o->threshold, o->seed ^ FT_VAL_PAIRS_TAG, &v, err);
+    if (st) return st;
+    st = ft_calibrate(v.dist, v.same, v.n, o->calib, o->far_target, o->threshold, c, &roc, &n_roc, err);
+    free(roc);
+    cli_pairs_eval_free(&v);
+    if (st) return ft_error_prefix(err, "calibrating the backbone alone");
+    return cli_eval_features(NULL, test, c->threshold, 0, r, err);
+}
+
+int cli_head_fits(const char *cmd, const char *backbone, const ft_net *head)
+{
+    ft_error err = {0};
+    ft_ckpt ck;
+    if (ft_ckpt_read(backbone, &ck, &err)) return cli_fail(&err);
+    int dim = ck.embed_dim;
+    ft_ckpt_free(&ck);
+    if (ft_head_check(head, dim, &err)) return cli_usage(cmd, "%s (%s)", err.msg, backbone);
+    return 0;
+}
+
+ft_status cli_features_extract(const char *cmd, const char *backbone, const ft_dataset *ds, const ft_features_opts *fo,
+                               int quiet, ft_features *f, ft_error *err)
+{
+    if (!quiet)
+        fprintf(stderr, "facetwin %s: embedding the %d images of %s once through the frozen backbone %s%s\n", cmd,
+                ds->n_images, ds->root, backbone, fo->flip ? " (and their mirror images)" : "");
+    ft_status st = ft_features_extract(backbone, ds, fo, f, err);
+    if (st) return st;
+    if (!quiet) {
+        fprintf(stderr, "facetwin %s: %d images in %.1f s (%s)", cmd, f->n, f->seconds,
+                f->detected ? "faces detected and aligned" : "whole images: no detection");
+        if (f->n_no_face) {
+            int first = 0;
+            while (!f->no_face[first]) first++;
+            fprintf(stderr, "; no face found in %d image(s), e.g. %s: %s", f->n_no_face, ds->paths[first],
+                    fo->no_face == FT_NOFACE_WHOLE ? "the whole image stretched is used"
+                                                   : "the whole image is taken as the face box (--no-face landmarks)");
+        }
+        fprintf(stderr, "\n");
+    }
+    return FT_OK;
+}

@@ -4,11 +4,18 @@
  * the best epoch; test identities, if any, are scored at the end), stream the
  * training identities' images through the loader, train, report. The split
  * is recorded in the model so `facetwin eval` can score the same test people.
+ *
+ * With --backbone MODEL --freeze-backbone (cli_train_backbone) the images are embedded once
+ * through the frozen backbone and only a small head is trained, on those cached vectors; the
+ * model written is the backbone extended by the head (include/facetwin/backbone.h), so it
+ * runs on photos wherever the backbone did.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "facetwin/runtime.h"
@@ -136,6 +143,143 @@ done:
     cli_pairs_eval_free(&inner);
     ft_source_free(src);
     ft_evalset_free(vs);
+    free(split);
+    ft_idset_free(&tr);
+    ft_idset_free(&va);
+    ft_idset_free(&te);
+    ft_dataset_free(&ds);
+    return st ? cli_fail(&err) : FT_EXIT_OK;
+}
+
+/* The head's checkpoint (written by the loop to a scratch file) + the backbone -> out. */
+static ft_status write_composed(const char *backbone, const char *head_path, const char *out, ft_error *err)
+{
+    ft_ckpt bb = {0}, hd = {0}, all = {0};
+    ft_status st = ft_ckpt_read(backbone, &bb, err);
+    if (!st) st = ft_ckpt_read(head_path, &hd, err);
+    if (!st) st = ft_backbone_compose(&bb, &hd, &all, err);
+    if (!st) st = ft_ckpt_write(out, &all, err);
+    ft_ckpt_free(&bb);
+    ft_ckpt_free(&hd);
+    ft_ckpt_free(&all);
+    return st;
+}
+
+int cli_train_backbone(const char *backbone, const ft_features_opts *fopts, ft_net *head, ft_train_opts *o,
+                       const cli_face_args *a)
+{
+    ft_error err = {0};
+    ft_dataset ds = {0};
+    ft_idset tr = {0}, va = {0}, te = {0};
+    ft_features f = {0};
+    ft_labelled trs = {0}, vas = {0}, tes = {0};
+    ft_source *src = NULL;
+    ft_evalset *vs = NULL;
+    char *split = NULL, scratch[4200], desc[4300];
+    cli_pairs_eval ev = {0}, alone = {0};
+    ft_calibration alone_cal;
+    int have_test = 0;
+    snprintf(scratch, sizeof scratch, "%s.head", a->out);
+    ft_status st = cli_dataset_open(a->data, &ds, &err);
+    if (st) goto done;
+    if ((st = ft_dataset_split(&ds, (int)a->val_ids, (int)a->test_ids, a->order, o->seed, &tr, &va, &te, &err)))
+        goto done;
+    split = cli_split_json(&ds, a->order == FT_SPLIT_ORDERED ? "ordered" : "shuffled", &tr, &va, &te);
+    if (!split) {
+        st = ft_error_set(&err, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = cli_features_extract("train", backbone, &ds, fopts, a->quiet, &f, &err))) goto done;
+    if ((st = ft_features_select(&f, &ds, &tr, a->augment, &trs, &err))) goto done;
+    if (va.n && (st = ft_features_select(&f, &ds, &va, 0, &vas, &err))) goto done;
+    if (te.n && (st = ft_features_select(&f, &ds, &te, 0, &tes, &err))) goto done;
+    snprintf(desc, sizeof desc, "%s (features of the frozen backbone %s%s%s)", a->data, f.model_id,
+             fopts->flip ? ", mirrored copies" : "", f.n_no_face ? "; whole image where no face was found" : "");
+    o->data_desc = desc;
+    o->split_json = split;
+    o->out_path = scratch;
+    o->stop = NULL; /* seconds of work: no resume state */
+    if ((st = ft_source_labelled_new(&trs, o, &src, &err))) goto done;
+    if (vas.n && (st = ft_evalset_features_new(&vas, o->seed ^ FT_VAL_PAIRS_TAG, &vs, &err))) goto done;
+    if (!vs && o->calib != FT_CALIB_FIXED) {
+        st = ft_error_set(&err, FT_EINVAL, "calibrating the threshold needs validation identities "
+                                           "(--val-identities N), or give --threshold X");
+        goto done;
+    }
+    if (!a->quiet)
+        fprintf(stderr,
+                "facetwin train: head %s (%zu parameters) on the frozen backbone %s: %d identities for training (%d "
+                "vectors), %d for validation, %d for test; pairs %s, batch %d, %s lr %g\n",
+                ft_net_name(head), ft_net_param_count(head), f.model_id, tr.n, trs.n, va.n, te.n,
+                o->pairs == FT_PAIRS_BATCH ? "in-batch" : "all", o->batch, ft_opt_kind_name(o->opt.kind), o->opt.lr);
+    ft_train_result res;
+    if ((st = ft_train_source(head, src, vs, o, &res, &err))) goto done;
+    if ((st = write_composed(backbone, scratch, a->out, &err))) goto done;
+    if (!a->notest && te.n > 0) {
+        if ((st = cli_eval_features(head, &tes, res.calibration.threshold, FT_TEST_PAIR_SEED, &ev, &err))) goto done;
+        if (vas.n && (st = cli_backbone_alone(&vas, &tes, o, &alone_cal, &alone, &err))) goto done;
+        have_test = 1;
+    }
+    const ft_calibration *c = &res.calibration;
+    if (a->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", a->out);
+        cJSON_AddStringToObject(j, "backbone", f.model_id);
+        cJSON *fj = cJSON_AddObjectToObject(j, "features");
+        cJSON_AddNumberToObject(fj, "images", f.n);
+        cJSON_AddNumberToObject(fj, "no_face", f.n_no_face);
+        cJSON_AddStringToObject(fj, "no_face_rule", fopts->no_face == FT_NOFACE_WHOLE ? "whole" : "landmarks");
+        cJSON_AddBoolToObject(fj, "detected", f.detected);
+        cJSON_AddBoolToObject(fj, "mirrored", f.x_flip != NULL);
+        cJSON_AddNumberToObject(fj, "seconds", f.seconds);
+        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        cJSON_AddNumberToObject(j, "seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
+        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
+        if (isfinite(res.best_val_loss)) {
+            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
+            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
+        }
+        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
+        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(c->rule));
+        cJSON_AddNumberToObject(cj, "threshold", c->threshold);
+        if (c->val_pairs) {
+            cJSON_AddNumberToObject(cj, "val_pairs", c->val_pairs);
+            cJSON_AddNumberToObject(cj, "val_eer", c->eer);
+        }
+        if (have_test) {
+            cJSON_AddItemToObject(j, "test", cli_metrics_json(&ev.m));
+            if (alone.n) cJSON_AddItemToObject(j, "test_backbone_alone", cli_metrics_json(&alone.m));
+        }
+        cli_print_json(j);
+    } else {
+        printf("trained head %s in %.2f s on the features of %s (%d images, %.1f s); model written to %s\n",
+               ft_net_name(head), res.seconds, f.model_id, f.n, f.seconds, a->out);
+        if (isfinite(res.best_val_loss))
+            printf("best validation loss %.5f at epoch %d (kept)\n", res.best_val_loss, res.best_epoch + 1);
+        printf("threshold %.4f (%s)\n", c->threshold, ft_calib_rule_name(c->rule));
+        if (have_test) {
+            printf("test pairs %d (%d identities): accuracy %.4f at threshold %.4f, best %.4f (oracle), AUC %.4f, "
+                   "EER %.4f\n",
+                   ev.m.pairs, te.n, ev.m.accuracy, ev.m.threshold, ev.m.best_accuracy, ev.m.auc, ev.m.eer);
+            if (alone.n)
+                printf("the backbone alone on the same pairs: accuracy %.4f at threshold %.4f (calibrated the same "
+                       "way), best %.4f, AUC %.4f, EER %.4f\n",
+                       alone.m.accuracy, alone.m.threshold, alone.m.best_accuracy, alone.m.auc, alone.m.eer);
+        }
+    }
+done:
+    unlink(scratch);
+    snprintf(desc, sizeof desc, "%s%s", scratch, FT_RESUME_SUFFIX);
+    unlink(desc);
+    cli_pairs_eval_free(&ev);
+    cli_pairs_eval_free(&alone);
+    ft_source_free(src);
+    ft_evalset_free(vs);
+    ft_labelled_free(&trs);
+    ft_labelled_free(&vas);
+    ft_labelled_free(&tes);
+    ft_features_free(&f);
     free(split);
     ft_idset_free(&tr);
     ft_idset_free(&va);

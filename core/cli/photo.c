@@ -68,10 +68,9 @@ ft_status cli_embedder_file(cli_embedder *e, const char *path, float *out, ft_ph
 {
     ft_image img;
     ft_status st = ft_image_load(path, NULL, &img, err);
-    if (!st) {
-        st = ft_photo_embed(&e->p, e->m.net, &img, &e->o, out, info, err);
-        ft_image_free(&img);
-    }
+    if (st) return st; /* ft_image_load's messages already start with the path */
+    st = ft_photo_embed(&e->p, e->m.net, &img, &e->o, out, info, err);
+    ft_image_free(&img);
     return st ? ft_error_prefix(err, path) : FT_OK;
 }
 

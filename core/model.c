@@ -15,35 +15,35 @@
 
 #include "facetwin/checkpoint.h"
 
-ft_status ft_model_load(const char *path, ft_model *m, ft_error *err)
+ft_status ft_model_from_checkpoint(const ft_ckpt *ck, ft_model *m, ft_error *err)
 {
     memset(m, 0, sizeof *m);
-    ft_ckpt ck;
-    ft_status st = ft_ckpt_read(path, &ck, err);
-    if (st) return st;
-    st = ft_net_from_checkpoint(&ck, &m->net, err);
+    ft_status st = ft_net_from_checkpoint(ck, &m->net, err);
+    if (!st) st = ft_calib_roc_from_ckpt(ck, &m->roc, &m->n_roc, err);
+    if (!st && !(m->meta_json = strdup(ck->meta_json ? ck->meta_json : "{}")))
+        st = ft_error_set(err, FT_ENOMEM, "out of memory");
     if (st) {
-        ft_error_prefix(err, path);
-        ft_ckpt_free(&ck);
+        ft_model_free(m);
         return st;
     }
-    if ((st = ft_calib_roc_from_ckpt(&ck, &m->roc, &m->n_roc, err))) {
-        ft_error_prefix(err, path);
-        ft_ckpt_free(&ck);
-        ft_net_free(m->net);
-        m->net = NULL;
-        return st;
-    }
-    m->threshold = ck.threshold;
-    m->meta_json = ck.meta_json;
-    ck.meta_json = NULL;
-    ft_ckpt_free(&ck);
+    m->threshold = ck->threshold;
     snprintf(m->model_id, sizeof m->model_id, "unknown");
     cJSON *meta = cJSON_Parse(m->meta_json);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(meta, "model_id");
     if (cJSON_IsString(id)) snprintf(m->model_id, sizeof m->model_id, "%s", id->valuestring);
     cJSON_Delete(meta);
     return FT_OK;
+}
+
+ft_status ft_model_load(const char *path, ft_model *m, ft_error *err)
+{
+    memset(m, 0, sizeof *m);
+    ft_ckpt ck;
+    ft_status st = ft_ckpt_read(path, &ck, err);
+    if (st) return st;
+    st = ft_model_from_checkpoint(&ck, m, err);
+    ft_ckpt_free(&ck);
+    return st ? ft_error_prefix(err, path) : FT_OK;
 }
 
 void ft_model_id_compute(const ft_net *net, char *out, size_t n)

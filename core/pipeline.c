@@ -167,36 +167,60 @@ static ft_status load_part(const ft_ckpt *ck, const char *part, ft_pipeline *p, 
     return st;
 }
 
+ft_status ft_pipeline_from_checkpoint(const ft_ckpt *ck, int with_encoder, ft_pipeline *p, ft_error *err)
+{
+    memset(p, 0, sizeof *p);
+    cJSON *m = cJSON_Parse(ck->meta_json ? ck->meta_json : "{}");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "detector");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(d, "kind");
+    ft_status st = FT_OK;
+    if (cJSON_IsString(kind)) { /* a single-part detector checkpoint */
+        int ssd = !strcmp(kind->valuestring, "ssd");
+        st = ft_detector_from_checkpoint(ck, ssd ? &p->ssd : &p->tiny, err);
+    } else {
+        p->threshold = ck->threshold;
+        static const char *const parts[] = {"ssd", "tiny", "landmarks"};
+        for (size_t i = 0; !st && i < sizeof parts / sizeof parts[0]; i++)
+            if (part_obj(m, parts[i])) st = load_part(ck, parts[i], p, err);
+        /* the checkpoint's own net: the encoder, or the landmark net of a --parts landmarks file */
+        if (!st && (with_encoder || !p->landmarks)) st = ft_net_from_checkpoint(ck, &p->encoder, err);
+        if (!st && p->encoder && !p->landmarks && ft_net_embed_dim(p->encoder) == 2 * FT_LANDMARKS) {
+            p->landmarks = p->encoder;
+            p->encoder = NULL;
+        }
+        if (!st && !with_encoder) {
+            ft_net_free(p->encoder);
+            p->encoder = NULL;
+        }
+    }
+    if (!st) st = share_arena(p, err);
+    cJSON_Delete(m);
+    if (st) ft_pipeline_free(p);
+    return st;
+}
+
 ft_status ft_pipeline_load(const char *path, ft_pipeline *p, ft_error *err)
 {
     memset(p, 0, sizeof *p);
     ft_ckpt ck;
     ft_status st = ft_ckpt_read(path, &ck, err);
     if (st) return st;
-    cJSON *m = cJSON_Parse(ck.meta_json ? ck.meta_json : "{}");
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "detector");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(d, "kind");
-    if (cJSON_IsString(kind)) { /* a single-part detector checkpoint */
-        int ssd = !strcmp(kind->valuestring, "ssd");
-        st = ft_detector_from_checkpoint(&ck, ssd ? &p->ssd : &p->tiny, err);
-    } else {
-        st = ft_net_from_checkpoint(&ck, &p->encoder, err);
-        p->threshold = ck.threshold;
-        static const char *const parts[] = {"ssd", "tiny", "landmarks"};
-        for (size_t i = 0; !st && i < sizeof parts / sizeof parts[0]; i++)
-            if (part_obj(m, parts[i])) st = load_part(&ck, parts[i], p, err);
-        if (!st && ft_net_embed_dim(p->encoder) == 2 * FT_LANDMARKS && !p->landmarks) { /* a landmarks checkpoint */
-            p->landmarks = p->encoder;
-            p->encoder = NULL;
-        }
-    }
-    if (!st) st = share_arena(p, err);
-    cJSON_Delete(m);
+    st = ft_pipeline_from_checkpoint(&ck, 1, p, err);
     ft_ckpt_free(&ck);
     ft_trim_heap(); /* the checkpoint's tensors, now copied into the nets: ~50 MB not to keep resident */
-    if (st) {
-        ft_pipeline_free(p);
-        ft_error_prefix(err, path);
-    }
-    return st;
+    return st ? ft_error_prefix(err, path) : FT_OK;
+}
+
+ft_status ft_pipeline_load_model(const char *path, ft_model *m, ft_pipeline *p, ft_error *err)
+{
+    memset(m, 0, sizeof *m);
+    memset(p, 0, sizeof *p);
+    ft_ckpt ck;
+    ft_status st = ft_ckpt_read(path, &ck, err);
+    if (st) return st;
+    st = ft_model_from_checkpoint(&ck, m, err);
+    if (!st && (st = ft_pipeline_from_checkpoint(&ck, 0, p, err))) ft_model_free(m);
+    ft_ckpt_free(&ck);
+    ft_trim_heap();
+    return st ? ft_error_prefix(err, path) : FT_OK;
 }

@@ -56,11 +56,8 @@ static ft_status gen_load(ftd_engine *e, ftd_gen **out, ft_error *err)
     if (!g->inst || !g->free_inst || !g->pipe) { gen_free(g); return ft_error_set(err, FT_ENOMEM, "out of memory"); }
     ft_status st = FT_OK;
     for (int i = 0; i < e->n_inst && !st; i++) {
-        if ((st = ft_model_load(e->model_path, &g->inst[i], err))) break;
+        if ((st = ft_pipeline_load_model(e->model_path, &g->inst[i], &g->pipe[i], err))) break;
         g->n_inst++;
-        if ((st = ft_pipeline_load(e->model_path, &g->pipe[i], err))) break;
-        ft_net_free(g->pipe[i].encoder); /* the instance's ft_model is the encoder */
-        g->pipe[i].encoder = NULL;
         g->free_inst[g->n_free++] = i;
         if (i > 0 && strcmp(g->inst[i].model_id, g->inst[0].model_id))
             st = ft_error_set(err, FT_EMISMATCH, "the checkpoint changed while it was being loaded");

@@ -42,15 +42,8 @@ ft_status cli_embedder_open(const char *path, const ft_photo_opts *o, int explic
 {
     memset(e, 0, sizeof *e);
     e->o = *o;
-    ft_status st = ft_model_load(path, &e->m, err);
+    ft_status st = ft_pipeline_load_model(path, &e->m, &e->p, err); /* one read of the checkpoint */
     if (st) return st;
-    st = ft_pipeline_load(path, &e->p, err);
-    if (st) {
-        ft_model_free(&e->m);
-        return st;
-    }
-    ft_net_free(e->p.encoder); /* e->m is the encoder */
-    e->p.encoder = NULL;
     if (!ft_photo_can_detect(&e->p, o)) {
         if (explicit_detect && o->detect) {
             cli_embedder_close(e);

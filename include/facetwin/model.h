@@ -32,6 +32,8 @@ typedef struct {
 } ft_model;
 
 ft_status ft_model_load(const char *path, ft_model *m, ft_error *err);
+/* The same from a checkpoint already read (ck stays the caller's; everything is copied). */
+ft_status ft_model_from_checkpoint(const ft_ckpt *ck, ft_model *m, ft_error *err);
 
 /* The id a checkpoint's metadata records for net ("model_id"): "<arch name>-" and
  * 12 hex digits of SHA-256 over the canonical spec text and every tensor. */

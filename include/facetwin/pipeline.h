@@ -20,6 +20,7 @@
 #include "facetwin/align.h"
 #include "facetwin/checkpoint.h"
 #include "facetwin/detect.h"
+#include "facetwin/model.h"
 #include "facetwin/net.h"
 #include "facetwin/status.h"
 
@@ -46,6 +47,12 @@ typedef struct {
 /* Loads whatever parts the checkpoint has (a single-part detector checkpoint loads as
  * ssd or tiny with no encoder). */
 ft_status ft_pipeline_load(const char *path, ft_pipeline *p, ft_error *err);
+/* The same from a checkpoint already read (ck stays the caller's); with_encoder = 0 leaves
+ * p->encoder NULL (the caller embeds with an ft_model of its own). */
+ft_status ft_pipeline_from_checkpoint(const ft_ckpt *ck, int with_encoder, ft_pipeline *p, ft_error *err);
+/* One read of path for both: m gets the encoder, threshold, ROC and metadata (model.h), p the
+ * detectors and the landmark net (no encoder; empty for a checkpoint without them). */
+ft_status ft_pipeline_load_model(const char *path, ft_model *m, ft_pipeline *p, ft_error *err);
 void ft_pipeline_free(ft_pipeline *p);
 
 #ifdef __cplusplus

@@ -127,6 +127,9 @@ ft_status cli_inner_calibration(const ft_dataset *ds, const ft_idset *ids, const
 
 /* The metrics as a JSON object (names as in `eval --json`). */
 struct cJSON *cli_metrics_json(const ft_pair_metrics *m);
+/* The "train --json" object's common part: model, epochs, seconds, pairs/s, losses, best epoch,
+ * calibration (rule, threshold; with val_details the validation pairs and EER). */
+struct cJSON *cli_train_json(const char *model, const ft_train_result *res, int val_details);
 
 /* `facetwin train` on identity folders (train_faces.c): o is filled from the
  * common options (progress, stop flag included); returns the exit code. */

@@ -342,19 +342,7 @@ int cmd_train(int argc, char **argv)
         have_test = 1;
     }
     if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", out);
-        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
-        cJSON_AddNumberToObject(j, "seconds", res.seconds);
-        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
-        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
-        if (isfinite(res.best_val_loss)) {
-            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
-            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
-        }
-        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
-        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(res.calibration.rule));
-        cJSON_AddNumberToObject(cj, "threshold", res.calibration.threshold);
+        cJSON *j = cli_train_json(out, &res, 0);
         if (have_test) cJSON_AddItemToObject(j, "test", cli_metrics_json(&ev.m));
         cli_print_json(j);
     } else {

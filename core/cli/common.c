@@ -138,3 +138,26 @@ done:
     if (st) cli_pairs_eval_free(r);
     return st;
 }
+
+cJSON *cli_train_json(const char *model, const ft_train_result *res, int val_details)
+{
+    const ft_calibration *c = &res->calibration;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddNumberToObject(j, "epochs", res->epochs_done);
+    cJSON_AddNumberToObject(j, "seconds", res->seconds);
+    cJSON_AddNumberToObject(j, "pairs_per_sec", res->pairs_per_sec);
+    cJSON_AddNumberToObject(j, "train_loss", res->final_train_loss);
+    if (isfinite(res->best_val_loss)) {
+        cJSON_AddNumberToObject(j, "best_val_loss", res->best_val_loss);
+        cJSON_AddNumberToObject(j, "best_epoch", res->best_epoch + 1);
+    }
+    cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
+    cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(c->rule));
+    cJSON_AddNumberToObject(cj, "threshold", c->threshold);
+    if (val_details && c->val_pairs) {
+        cJSON_AddNumberToObject(cj, "val_pairs", c->val_pairs);
+        cJSON_AddNumberToObject(cj, "val_eer", c->eer);
+    }
+    return j;
+}

@@ -92,24 +92,8 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
     }
     const ft_calibration *c = &res.calibration;
     if (a->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", a->out);
-        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
-        cJSON_AddNumberToObject(j, "seconds", res.seconds);
-        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
+        cJSON *j = cli_train_json(a->out, &res, 1);
         cJSON_AddNumberToObject(j, "images_per_sec", res.images_per_sec);
-        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
-        if (isfinite(res.best_val_loss)) {
-            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
-            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
-        }
-        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
-        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(c->rule));
-        cJSON_AddNumberToObject(cj, "threshold", c->threshold);
-        if (c->val_pairs) {
-            cJSON_AddNumberToObject(cj, "val_pairs", c->val_pairs);
-            cJSON_AddNumberToObject(cj, "val_eer", c->eer);
-        }
         cJSON *lj = cJSON_AddObjectToObject(j, "loader");
         cJSON_AddNumberToObject(lj, "wait_seconds", ls.wait_seconds);
         cJSON_AddNumberToObject(lj, "wait_fraction", wait);
@@ -222,8 +206,7 @@ int cli_train_backbone(const char *backbone, const ft_features_opts *fopts, ft_n
     }
     const ft_calibration *c = &res.calibration;
     if (a->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", a->out);
+        cJSON *j = cli_train_json(a->out, &res, 1);
         cJSON_AddStringToObject(j, "backbone", f.model_id);
         cJSON *fj = cJSON_AddObjectToObject(j, "features");
         cJSON_AddNumberToObject(fj, "images", f.n);
@@ -232,21 +215,6 @@ int cli_train_backbone(const char *backbone, const ft_features_opts *fopts, ft_n
         cJSON_AddBoolToObject(fj, "detected", f.detected);
         cJSON_AddBoolToObject(fj, "mirrored", f.x_flip != NULL);
         cJSON_AddNumberToObject(fj, "seconds", f.seconds);
-        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
-        cJSON_AddNumberToObject(j, "seconds", res.seconds);
-        cJSON_AddNumberToObject(j, "pairs_per_sec", res.pairs_per_sec);
-        cJSON_AddNumberToObject(j, "train_loss", res.final_train_loss);
-        if (isfinite(res.best_val_loss)) {
-            cJSON_AddNumberToObject(j, "best_val_loss", res.best_val_loss);
-            cJSON_AddNumberToObject(j, "best_epoch", res.best_epoch + 1);
-        }
-        cJSON *cj = cJSON_AddObjectToObject(j, "calibration");
-        cJSON_AddStringToObject(cj, "rule", ft_calib_rule_name(c->rule));
-        cJSON_AddNumberToObject(cj, "threshold", c->threshold);
-        if (c->val_pairs) {
-            cJSON_AddNumberToObject(cj, "val_pairs", c->val_pairs);
-            cJSON_AddNumberToObject(cj, "val_eer", c->eer);
-        }
         if (have_test) {
             cJSON_AddItemToObject(j, "test", cli_metrics_json(&ev.m));
             if (alone.n) cJSON_AddItemToObject(j, "test_backbone_alone", cli_metrics_json(&alone.m));

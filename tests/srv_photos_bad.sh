@@ -15,13 +15,12 @@
 #   faces cut at the border: 200, box clamped at x = 0;
 #   afterwards /readyz 200, every response valid against openapi.yaml, a clean shutdown.
 . "$(dirname "$0")/lib_srv.sh"
+. "$(dirname "$0")/lib_photo_cases.sh"
 need_fixture
 PHOTOS=$SHARED/datasets/photos
 GEN=${FT_PHOTO_CASES:?FT_PHOTO_CASES must point at the photo_cases helper}
 [ -f "$FIXTURE/faceapi.ftw" ] || { echo "SKIP: no imported face-api pipeline (run deploy/fetch-face-api.sh)"; exit 77; }
 [ -d "$PHOTOS/people" ] || { echo "SKIP: dataset $PHOTOS not found"; exit 77; }
-DIST_MAX=0.25          # as cli_photos.sh: the same picture re-encoded (measured <= 0.16)
-BOX_TOL=6              # px, EXIF boxes vs the original's
 HUGE_TOL=0.10          # 40 MP box: centre within 10% of the expected width, width within 10%
 RSS_SHOWS_KB=20000     # the accepted 40 MP photo must raise the daemon's peak RSS this far
 C=$TMP/cases; mkdir -p "$C"
@@ -30,7 +29,6 @@ OBAMA=$PHOTOS/people/obama/obama.jpg
 if "$GEN" "$PHOTOS" "$C" > "$C/manifest" 2>"$TMP/gen.err"; then ok "photo_cases wrote $(wc -l < "$C/manifest") cases"
 else bad "photo_cases: $(cat "$TMP/gen.err")"; finish; exit 1; fi
 mf() { grep "^$1 " "$C/manifest" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-fcmp() { awk "BEGIN { exit !($1) }"; }
 # facts [REPLY]: "faces dist x y w h" of an /v1/embed reply (default: the last one), dist against
 # $TMP/ref.json's embedding
 facts() {
@@ -71,13 +69,7 @@ for v in grey.jpg cmyk.jpg cmyk_adobe.jpg ycck_adobe.jpg grey16.png rgb16.png rg
   call POST /v1/embed -F "image=@$C/$v"
   [ "$STATUS" = 200 ] || { bad "$v: $STATUS $(head -c 300 "$BODY")"; continue; }
   read -r n d x y w h < <(facts)
-  if [ "$n" = 1 ] && fcmp "$d < $DIST_MAX"; then ok "$v: 200, 1 face, distance to the original $d < $DIST_MAX"
-  else bad "$v: faces $n, distance $d (wanted 1 face, < $DIST_MAX)"; fi
-  case $v in exif*)
-    if fcmp "($x-$ox)^2 < $BOX_TOL^2 && ($y-$oy)^2 < $BOX_TOL^2 && ($w-$ow)^2 < $BOX_TOL^2 && ($h-$oh)^2 < $BOX_TOL^2"; then
-      ok "$v: box ($x, $y) ${w}x$h in upright pixels (original's within $BOX_TOL px)"
-    else bad "$v: box ($x, $y) ${w}x$h, the original's is ($ox, $oy) ${ow}x$oh"; fi;;
-  esac
+  check_variant "200, " "$v" "$n" "$d" "$x" "$y" "$w" "$h"
 done
 # the same EXIF-rotated bytes as base64 JSON: the same answer (a cache hit: same bytes, same options)
 printf '{"image":"%s"}' "$(b64 "$C/exif6.jpg")" > "$TMP/exif6.json"

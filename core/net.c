@@ -993,8 +993,8 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
 {
     /* One image with the pool on (ft_set_threads(n > 1)): the pool splits the convolutions and
      * every other GEMM/GEMV runs on one OpenBLAS thread — a 2-thread sgemv here (the dense
-     * layer) would leave OpenBLAS's thread spinning for ~0.1 s on the core the pool needs. */
-    const int blas = B == 1 && ft_pool_threads() > 1 ? ft_pool_blas_single() : 1;
+     * layer) would leave OpenBLAS's thread spinning on the core the pool needs (core/pool.h). */
+    const int blas = B == 1 && ft_pool_threads() > 1 ? ft_pool_blas_single() : 0;
     net->x = x;
     net->last_B = B;
     for (int i = 0; i < net->n; i++) {

@@ -9,8 +9,8 @@
  * Dispatch. The pool holds one job (fn, arg, T) and a generation counter. ft_pool_run takes
  * the pool's `use` mutex — a second caller waits for the run in progress (a few hundred
  * microseconds at most). Running its parts on its own thread instead was tried and broke
- * determinism: its GEMMs then ran with whatever OpenBLAS thread count the other run had set,
- * and OpenBLAS's 1- and 2-thread sgemm differ in the last bits. It publishes the job, bumps
+ * determinism: its GEMMs then ran with whatever OpenBLAS thread count was set at the time, and
+ * OpenBLAS's 1- and 2-thread sgemm differ in the last bits (test_conv_par caught it). It publishes the job, bumps
  * the generation (release) and wakes sleeping workers; worker w runs part w if w < T, and
  * every worker then decrements `pending` (so none can still be reading the job when the next
  * run writes it). The caller runs part 0 and spins until `pending` is 0 (the parts are
@@ -119,16 +119,29 @@ static int grow(int want)
     return g_pool.workers;
 }
 
+/* Batch-1 forwards on several threads at once each call these: the first in sets OpenBLAS to one
+ * thread, the last out gives it back the count ft_set_threads set, so none of them sees it
+ * restored while it still runs (a 2-thread sgemv could round differently). */
+static pthread_mutex_t g_blas_m = PTHREAD_MUTEX_INITIALIZER;
+static int g_blas_depth;
+
 int ft_pool_blas_single(void)
 {
-    const int blas = openblas_get_num_threads();
-    if (blas != 1) openblas_set_num_threads(1);
-    return blas;
+    pthread_mutex_lock(&g_blas_m);
+    if (g_blas_depth++ == 0 && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    pthread_mutex_unlock(&g_blas_m);
+    return 1;
 }
 
-void ft_pool_blas_restore(int blas)
+void ft_pool_blas_restore(int entered)
 {
-    if (blas != 1) openblas_set_num_threads(blas);
+    if (!entered) return;
+    pthread_mutex_lock(&g_blas_m);
+    if (--g_blas_depth == 0) {
+        const int n = ft_get_threads();
+        if (n != 1) openblas_set_num_threads(n);
+    }
+    pthread_mutex_unlock(&g_blas_m);
 }
 
 void ft_pool_run(int T, ft_pool_fn fn, void *arg)

@@ -11,8 +11,11 @@
  * run holds the pool waits for it (runs are short: one layer of one image). A result depends
  * on T only, never on which thread ran a part or on contention.
  *
- * While a run holds the pool OpenBLAS is set to one thread (and restored after), so each part's
- * GEMMs run single-threaded on its own core and nothing oversubscribes.
+ * While a run holds the pool OpenBLAS is at one thread, so each part's GEMMs run single-threaded
+ * on its own core and nothing oversubscribes; ft_net_forward keeps it at one thread for a whole
+ * batch-1 forward when the pool is on (ft_pool_blas_single): an OpenBLAS thread woken by one
+ * 2-thread call (the encoder's dense sgemv) then keeps spinning in sched_yield on the core the
+ * pool needs (a profile of the encoder showed ~20% of its samples there before).
  */
 #ifndef FT_POOL_H
 #define FT_POOL_H
@@ -28,9 +31,11 @@ int ft_pool_threads(void);
  * fn(arg, 0, 1) on the caller. */
 void ft_pool_run(int T, ft_pool_fn fn, void *arg);
 
-/* OpenBLAS at one thread (for a batch-1 forward on the pool); returns the count to hand back
- * to ft_pool_blas_restore. */
+/* OpenBLAS at one thread from the first ft_pool_blas_single until the last matching
+ * ft_pool_blas_restore (nested and concurrent callers counted under a mutex), which sets it
+ * back to ft_get_threads(). Returns 1: hand it to ft_pool_blas_restore (which ignores 0, so a
+ * caller that did not enter can pass 0). */
 int ft_pool_blas_single(void);
-void ft_pool_blas_restore(int blas);
+void ft_pool_blas_restore(int entered);
 
 #endif

@@ -48,6 +48,7 @@
 #include "facetwin/calibration.h"
 #include "facetwin/layers.h"
 #include "layers/conv2d.h"
+#include "pool.h"
 #include "rng.h"
 
 #define FT_NET_MAX_LAYERS 512
@@ -990,6 +991,10 @@ static float *dact(const ft_net *net, int idx) { return idx < 0 ? NULL : net->L[
 
 const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
 {
+    /* One image with the pool on (ft_set_threads(n > 1)): the pool splits the convolutions and
+     * every other GEMM/GEMV runs on one OpenBLAS thread — a 2-thread sgemv here (the dense
+     * layer) would leave OpenBLAS's thread spinning on the core the pool needs (core/pool.h). */
+    const int blas = B == 1 && ft_pool_threads() > 1 ? ft_pool_blas_single() : 0;
     net->x = x;
     net->last_B = B;
     for (int i = 0; i < net->n; i++) {
@@ -1053,6 +1058,7 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
         case L_NTYPES: break;
         }
     }
+    ft_pool_blas_restore(blas);
     return net->L[net->n - 1].out;
 }
 

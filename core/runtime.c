@@ -1,8 +1,11 @@
 /* runtime.c — threads, clocks and memory figures for the whole process.
  *
- * OpenBLAS is the only compute parallelism: the library's own code runs the
- * cheap element-wise loops on the calling thread, so "--threads N" maps to
- * openblas_set_num_threads(N) and nothing else competes for the cores.
+ * "--threads N" maps to openblas_set_num_threads(N) and to the N parts of the
+ * library's own pool (core/pool.c), which splits batch-1 convolutions across
+ * cores and sets OpenBLAS to one thread while it runs, so the two never
+ * oversubscribe. The pool is used only after an explicit ft_set_threads(N > 1):
+ * a process that never sets threads keeps OpenBLAS's default and no pool.
+ * The element-wise loops run on the calling thread.
  *
  * ft_trim_heap: glibc keeps freed heap memory resident (its mmap threshold
  * rises after large frees, so later large blocks come from the heap, and the
@@ -10,8 +13,10 @@
  * every whole free page; elsewhere it does nothing.
  */
 #include "facetwin/runtime.h"
+#include "pool.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -20,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_threads = 0; /* 0 = not yet set: ft_get_threads() reports the core count */
+/* 0 = not yet set: ft_get_threads() reports the core count. Atomic: forwards on other threads
+ * read it (ft_pool_threads). */
+static atomic_int g_threads = 0;
 
 int ft_cpu_count(void)
 {
@@ -31,11 +38,21 @@ int ft_cpu_count(void)
 void ft_set_threads(int n)
 {
     if (n <= 0) n = ft_cpu_count();
-    g_threads = n;
+    atomic_store_explicit(&g_threads, n, memory_order_relaxed);
     openblas_set_num_threads(n);
 }
 
-int ft_get_threads(void) { return g_threads > 0 ? g_threads : ft_cpu_count(); }
+int ft_get_threads(void)
+{
+    int n = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    return n > 0 ? n : ft_cpu_count();
+}
+
+int ft_pool_threads(void)
+{
+    int n = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    return n > 1 ? n : 1;
+}
 
 double ft_now(void)
 {

@@ -10,6 +10,8 @@
  * -> encoder). Per input it prints and asserts
  *     cosine similarity >= FACEAPI_MIN_COSINE and max |c - ref| <= FACEAPI_MAX_ABS,
  * and that the pairwise distances match the reference's within FACEAPI_MAX_DIST.
+ * The encoder and the whole-pipeline checks run twice: as the process starts (no pool) and,
+ * last, after ft_set_threads(2), with the batch-1 convolutions split across the library's pool.
  *
  * The package itself is not committed: it is found in $FT_FACEAPI_DIR/package
  * (deploy/fetch-face-api.sh puts it there; CMake passes the directory). Without
@@ -35,6 +37,7 @@
 #include "facetwin/layers.h"
 #include "facetwin/pipeline.h"
 #include "facetwin/model.h"
+#include "facetwin/runtime.h"
 #include "ft_test.h"
 
 #define FACEAPI_MIN_COSINE 0.9999
@@ -156,9 +159,8 @@ static void load_imported(ft_model *m, unsigned part, char *tmp, size_t tn)
     assert_status(ft_model_load(path, m, &err), FT_OK, &err);
 }
 
-static void test_encoder_parity(void **state)
+static void encoder_parity(void)
 {
-    (void)state;
     golden g = {0};
     golden_load(&g, "tests/fixtures/faceapi_encoder.bin.gz", 128);
     ft_model m;
@@ -206,6 +208,21 @@ static void test_encoder_parity(void **state)
     ft_model_free(&m);
     ft_test_rmtree(tmp);
     golden_free(&g);
+}
+
+static void test_encoder_parity(void **state)
+{
+    (void)state;
+    encoder_parity();
+}
+
+/* The same with the batch-1 convolutions split across the library's pool (ft_set_threads(2),
+ * core/pool.c): run last, since it leaves the process at 2 threads. */
+static void test_encoder_parity_pool(void **state)
+{
+    (void)state;
+    ft_set_threads(2);
+    encoder_parity();
 }
 
 /* FaceLandmark68Net: the 136 outputs (x, y relative to the 112x112 input) times
@@ -427,6 +444,13 @@ static void test_pipeline_parity(void **state)
 }
 
 /* What the checkpoint says about itself: threshold, normalisation, id, source. */
+/* The photo pipeline (detector, landmarks, encoder) with the pool on, as test_encoder_parity_pool. */
+static void test_pipeline_parity_pool(void **state)
+{
+    ft_set_threads(2);
+    test_pipeline_parity(state);
+}
+
 static void test_checkpoint_metadata(void **state)
 {
     (void)state;
@@ -536,6 +560,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_metadata),
         cmocka_unit_test(test_combined_checkpoint),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_encoder_parity_pool),
+        cmocka_unit_test(test_pipeline_parity_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

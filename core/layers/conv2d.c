@@ -53,6 +53,19 @@
  * and stays in the cache. Tiling splits only the N dimension: every output is
  * the same K-long dot product.
  *
+ * With ft_set_threads(n > 1) a one-image forward whose GEMMs do at least
+ * FT_CONV_PAR_MIN_FLOPS is split into n parts on the library's pool
+ * (core/pool.h) instead — OpenBLAS, at one thread meanwhile, splits a GEMM of
+ * 32-256 rows too expensively (the face encoder ran slower on 2 BLAS threads
+ * than on 1). Output rows are split when the map is large: each part tiles
+ * its own rows with its share of the one-thread col tile (the same workspace,
+ * cut in n slices) and GEMMs into its columns of out. When the map has fewer
+ * positions than the layer has channels (the encoder's 9x9 and 5x5 stages)
+ * the channels are split instead, after the n parts have written the whole
+ * col together (two runs): N-splitting a 25-column GEMM would make every
+ * thread pack all of a 256x2304 weight matrix. The parts depend on n only, so
+ * the result is the same bits run to run for a given n.
+ *
  * Depthwise (groups == C, OC a multiple of C): a GEMM per channel would be one
  * row high, so a direct loop accumulates w[ky,kx] * shifted input rows into
  * output rows (vectorisable at stride 1) and needs no workspace.
@@ -67,6 +80,7 @@
  */
 #include "layers/conv2d.h"
 #include "layers/reduce.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -285,11 +299,12 @@ static void im2col(float *col, const float *inp, const ft_conv2d_shape *s, int n
     }
 }
 
-/* col (C*KH*KW, (oy1-oy0)*OW) from ONE image's output rows [oy0, oy1): a row tile of im2col. */
-static void im2col_rows(float *col, const float *inp, const ft_conv2d_shape *s, int oy0, int oy1)
+/* col (C*KH*KW, (oy1-oy0)*OW), rows ld apart, from ONE image's output rows [oy0, oy1): a row
+ * tile of im2col (ld = (oy1-oy0)*OW), or a column slice of the whole col (ld = P). */
+static void im2col_rows(float *col, size_t ld, const float *inp, const ft_conv2d_shape *s, int oy0, int oy1)
 {
     const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride;
-    const size_t N = (size_t)(oy1 - oy0) * OW, HW = (size_t)s->H * s->W;
+    const size_t N = ld, HW = (size_t)s->H * s->W;
     for (int c = 0; c < s->C; c++) {
         const float *plane = inp + (size_t)c * HW;
         for (int ky = 0; ky < s->KH; ky++) {
@@ -329,12 +344,135 @@ static void im2col_forward_tiled(float *out, const float *inp, const float *weig
     for (int oy0 = 0; oy0 < OH; oy0 += rows) {
         const int oy1 = oy0 + rows < OH ? oy0 + rows : OH;
         const int N = (oy1 - oy0) * OW;
-        im2col_rows(col, inp, s, oy0, oy1);
+        im2col_rows(col, (size_t)N, inp, s, oy0, oy1);
         for (int g = 0; g < G; g++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, N, K, 1.0f, weight + (size_t)g * OCg * K, K,
                         col + (size_t)g * K * N, N, 0.0f, out + (size_t)g * OCg * P + (size_t)oy0 * OW, (int)P);
     }
     scatter_bias(out, out, bias, s->OC, P, 1);
+}
+
+/* ------------------------------------------ one image across the pool's threads ---- */
+
+/* A one-image forward split into T parts (core/pool.h; T from ft_set_threads). */
+typedef struct {
+    float *out;
+    const float *inp, *weight, *bias;
+    const ft_conv2d_shape *s;
+    float *ws;
+    size_t slice; /* row split: ws floats of each part's col tile */
+    int tile;     /* row split: output rows per tile of a part */
+} par_conv;
+
+/* [lo, hi): part t of T of n items. */
+static void part_range(int n, int t, int T, int *lo, int *hi)
+{
+    *lo = (int)((long long)n * t / T);
+    *hi = (int)((long long)n * (t + 1) / T);
+}
+
+/* out[oc, p] += bias[oc] for channels [c0, c1) and positions [p0, p1). */
+static void add_bias(float *out, const float *bias, int c0, int c1, size_t P, size_t p0, size_t p1)
+{
+    if (!bias) return;
+    for (int oc = c0; oc < c1; oc++) {
+        float *o = out + (size_t)oc * P;
+        const float bv = bias[oc];
+        for (size_t p = p0; p < p1; p++) o[p] += bv;
+    }
+}
+
+/* Row split: part t computes output rows [r0, r1) of every channel — its own im2col tiles in
+ * its slice of ws, its own GEMMs into its columns of out (ldc P), its own bias. */
+static void par_rows(void *arg, int t, int T)
+{
+    const par_conv *j = arg;
+    const ft_conv2d_shape *s = j->s;
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s);
+    const size_t P = (size_t)OH * OW;
+    int r0, r1;
+    part_range(OH, t, T, &r0, &r1);
+    float *col = is_pointwise(s) ? NULL : j->ws + (size_t)t * j->slice; /* pointwise: ws may be NULL */
+    for (int oy0 = r0; oy0 < r1; oy0 += j->tile) {
+        const int oy1 = oy0 + j->tile < r1 ? oy0 + j->tile : r1;
+        const int N = (oy1 - oy0) * OW;
+        const float *cin = j->inp + (size_t)oy0 * OW; /* pointwise: the input is (C, P) */
+        size_t ld = P;
+        if (!is_pointwise(s)) {
+            im2col_rows(col, (size_t)N, j->inp, s, oy0, oy1);
+            cin = col;
+            ld = (size_t)N;
+        }
+        for (int g = 0; g < G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, N, K, 1.0f, j->weight + (size_t)g * OCg * K,
+                        K, cin + (size_t)g * K * ld, (int)ld, 0.0f, j->out + (size_t)g * OCg * P + (size_t)oy0 * OW,
+                        (int)P);
+    }
+    add_bias(j->out, j->bias, 0, s->OC, P, (size_t)r0 * OW, (size_t)r1 * OW);
+}
+
+/* Channel split, phase 1: part t writes the columns of its output rows into the whole col
+ * (C*KH*KW, P) in ws. */
+static void par_im2col(void *arg, int t, int T)
+{
+    const par_conv *j = arg;
+    const int OH = ft_conv2d_out_h(j->s), OW = ft_conv2d_out_w(j->s);
+    int r0, r1;
+    part_range(OH, t, T, &r0, &r1);
+    if (r1 > r0) im2col_rows(j->ws + (size_t)r0 * OW, (size_t)OH * OW, j->inp, j->s, r0, r1);
+}
+
+/* Channel split, phase 2: part t computes output channels [c0, c1) of each group from the whole
+ * col, c0 and c1 multiples of FT_CONV_PAR_ROW_ALIGN (the GEMM kernel's row block). */
+static void par_channels(void *arg, int t, int T)
+{
+    const par_conv *j = arg;
+    const ft_conv2d_shape *s = j->s;
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    const int blocks = (OCg + FT_CONV_PAR_ROW_ALIGN - 1) / FT_CONV_PAR_ROW_ALIGN;
+    int b0, b1;
+    part_range(blocks, t, T, &b0, &b1);
+    const int c0 = b0 * FT_CONV_PAR_ROW_ALIGN, c1 = b1 * FT_CONV_PAR_ROW_ALIGN < OCg ? b1 * FT_CONV_PAR_ROW_ALIGN : OCg;
+    if (c1 <= c0) return;
+    for (int g = 0; g < G; g++) {
+        float *o = j->out + ((size_t)g * OCg + c0) * P;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c1 - c0, (int)P, K, 1.0f,
+                    j->weight + ((size_t)g * OCg + c0) * K, K, j->ws + (size_t)g * K * P, (int)P, 0.0f, o, (int)P);
+        add_bias(j->out, j->bias, g * OCg + c0, g * OCg + c1, P, 0, P);
+    }
+}
+
+/* One image's forward on the pool's threads when it pays: returns 0 (nothing done) when the pool
+ * has one thread or the GEMM is too small, else 1. Few output positions and many channels (the
+ * deep layers: P = 25..81 for 128..256 channels) split the channels, so each thread packs half
+ * the weights; otherwise the output rows are split, each thread with its own im2col tile (a
+ * share of the one-thread tile, within the same workspace). */
+static int conv_forward_parallel(float *out, const float *inp, const float *weight, const float *bias,
+                                 const ft_conv2d_shape *s, float *ws)
+{
+    const int T = ft_pool_threads();
+    if (T <= 1) return 0;
+    const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), OCg = s->OC / s->groups;
+    const size_t P = (size_t)OH * OW;
+    const double flops = 2.0 * s->OC * (double)P * (s->C / s->groups) * (double)taps(s);
+    if (flops < FT_CONV_PAR_MIN_FLOPS) return 0;
+    par_conv j = {out, inp, weight, bias, s, ws, 0, OH};
+    const int pointwise = is_pointwise(s);
+    if (!pointwise && P < (size_t)OCg && OCg >= FT_CONV_PAR_ROW_ALIGN * T && tile_rows(s) == OH) {
+        ft_pool_run(T, par_im2col, &j);
+        ft_pool_run(T, par_channels, &j);
+        return 1;
+    }
+    if (OH < T) return 0;
+    if (!pointwise) {
+        j.tile = tile_rows(s) / T;
+        if (j.tile < 1) return 0;
+        j.slice = (size_t)s->C * taps(s) * (size_t)j.tile * OW;
+    }
+    ft_pool_run(T, par_rows, &j);
+    return 1;
 }
 
 /* dinp (n,C,H,W) += col2im(dcol (C*KH*KW, n*P)). */
@@ -382,6 +520,8 @@ static void im2col_forward(float *out, const float *inp, const float *weight, co
     for (int b0 = 0; b0 < s->B; b0 += nb) {
         const int n = s->B - b0 < nb ? s->B - b0 : nb;
         const size_t N = (size_t)n * P;
+        if (n == 1 && conv_forward_parallel(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col))
+            continue;
         if (n == 1 && !is_pointwise(s)) {
             im2col_forward_tiled(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col);
             continue;

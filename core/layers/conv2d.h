@@ -23,6 +23,13 @@
  * many floats (4 MiB; at least one row): bounds a detector's workspace on a large input. */
 #define FT_CONV_COL_TILE_FLOATS ((size_t)1 << 20)
 
+/* A one-image forward is split across the pool's threads (ft_set_threads(n > 1), core/pool.h)
+ * when its GEMMs do at least this many flops: below, a run's wake-up is not repaid. */
+#define FT_CONV_PAR_MIN_FLOPS 2e6
+/* A channel split gives each thread a multiple of this many output channels: the row block of
+ * OpenBLAS's sgemm kernels (16 on Haswell), so no thread runs a ragged edge kernel. */
+#define FT_CONV_PAR_ROW_ALIGN 16
+
 typedef enum {
     FT_CONV_IM2COL,    /* any shape */
     FT_CONV_DEPTHWISE, /* groups == C only; the public choice when groups > 1 */

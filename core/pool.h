@@ -1,0 +1,41 @@
+/* pool.h — the library's own fork-join worker pool (core/pool.c), internal.
+ *
+ * Used by layers whose one-image work is too small for OpenBLAS to split well (the batch-1
+ * convolutions of inference): the layer cuts its work into T parts and ft_pool_run runs
+ * part t on thread t, the caller being thread 0.
+ *
+ * Process-wide, like OpenBLAS's own threads: T is the count ft_set_threads set (an explicit
+ * n > 1; never before ft_set_threads is called, never when it set 1 — facetwind's workers),
+ * and the worker threads are created lazily, under a mutex, on the first run that needs them,
+ * then live for the process. One run at a time uses them: a run started while another thread's
+ * run holds the pool waits for it (runs are short: one layer of one image). A result depends
+ * on T only, never on which thread ran a part or on contention.
+ *
+ * While a run holds the pool OpenBLAS is at one thread, so each part's GEMMs run single-threaded
+ * on its own core and nothing oversubscribes; ft_net_forward keeps it at one thread for a whole
+ * batch-1 forward when the pool is on (ft_pool_blas_single): an OpenBLAS thread woken by one
+ * 2-thread call (the encoder's dense sgemv) then keeps spinning in sched_yield on the core the
+ * pool needs (a profile of the encoder showed ~20% of its samples there before).
+ */
+#ifndef FT_POOL_H
+#define FT_POOL_H
+
+/* Part t of T (0 <= t < T). Parts must write disjoint memory. */
+typedef void (*ft_pool_fn)(void *arg, int t, int T);
+
+/* Threads a run would use now: the count set by ft_set_threads (facetwin/runtime.h) when it
+ * is above 1, else 1 (the caller should then take its serial path). */
+int ft_pool_threads(void);
+
+/* Runs fn(arg, t, T) for t = 0..T-1 and returns when every part has returned. T <= 1 runs
+ * fn(arg, 0, 1) on the caller. */
+void ft_pool_run(int T, ft_pool_fn fn, void *arg);
+
+/* OpenBLAS at one thread from the first ft_pool_blas_single until the last matching
+ * ft_pool_blas_restore (nested and concurrent callers counted under a mutex), which sets it
+ * back to ft_get_threads(). Returns 1: hand it to ft_pool_blas_restore (which ignores 0, so a
+ * caller that did not enter can pass 0). */
+int ft_pool_blas_single(void);
+void ft_pool_blas_restore(int entered);
+
+#endif

@@ -1,0 +1,177 @@
+/* test_conv_par.c — the one-image conv split across the pool's threads (core/pool.c,
+ * conv_forward_parallel in core/layers/conv2d.c) against the serial path.
+ *
+ * For each shape — odd and even output rows, stride 2, groups, a 1x1 conv, a layer deep and
+ * narrow enough to split its channels, one large enough that each thread's rows take several
+ * im2col tiles, one too small to split — the forward with ft_set_threads(1) (serial: the pool
+ * is never used) is the reference. With 2 and 3 threads the output must agree within 1e-4
+ * relative to max(1, |ref|), and repeated runs must give the same bits. Two threads calling a
+ * forward at once (one then waits for the other's runs) must still give the same bits as a
+ * lone run. The workspace is the tight inference size
+ * (ft_conv2d_workspace_forward), so a part writing past its slice shows under ASan.
+ */
+#include "ft_test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facetwin/layers.h"
+#include "facetwin/runtime.h"
+#include "layers/conv2d.h"
+#include "rng.h"
+
+#define PAR_REL_TOL 1e-4 /* as test_conv_ref.c: sums of up to 2304 products in float, other GEMM blockings */
+#define REPEATS 5
+#define RACE_ROUNDS 20
+
+typedef struct {
+    ft_conv2d_shape s;
+    int must_split; /* the GEMM is above FT_CONV_PAR_MIN_FLOPS */
+} conv_case;
+
+static const conv_case k_cases[] = {
+    {{1, 16, 33, 33, 32, 3, 3, 1, 1, 1}, 1},   /* 33 output rows: odd */
+    {{1, 3, 75, 75, 32, 7, 7, 2, 3, 1}, 1},    /* the encoder's stem: stride 2, 38 rows */
+    {{1, 32, 21, 21, 64, 3, 3, 1, 1, 2}, 1},   /* two groups */
+    {{1, 64, 31, 31, 64, 1, 1, 1, 0, 1}, 1},   /* 1x1: no im2col, rows split */
+    {{1, 64, 7, 7, 128, 3, 3, 1, 1, 1}, 1},    /* P 49 < 128 channels: channels split */
+    {{1, 128, 9, 9, 256, 3, 3, 2, 1, 1}, 1},   /* 5x5 output, 256 channels */
+    {{1, 64, 5, 5, 40, 3, 3, 1, 1, 1}, 0},     /* 40 channels not 16-aligned, rows 5; small */
+    {{1, 64, 64, 64, 16, 3, 3, 1, 1, 1}, 1},   /* col above the tile: several tiles per part */
+    {{1, 96, 9, 9, 48, 3, 3, 1, 1, 1}, 1},     /* P 81 > 48: rows split, 9 rows into 2 or 3 */
+    {{1, 4, 8, 8, 8, 3, 3, 1, 1, 1}, 0},       /* far below the threshold: the serial path */
+};
+
+static float *falloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+typedef struct {
+    const ft_conv2d_shape *s;
+    const float *inp, *w, *b;
+    size_t out_n, ws_n;
+    float *out; /* filled by run() */
+} conv_run;
+
+static void run(conv_run *r)
+{
+    float *ws = r->ws_n ? falloc(r->ws_n) : NULL;
+    ft_conv2d_forward(r->out, r->inp, r->w, r->b, r->s, ws);
+    free(ws);
+}
+
+static void *run_rounds(void *p)
+{
+    conv_run *r = p;
+    float *first = falloc(r->out_n);
+    int same = 1;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        run(r);
+        if (i == 0) memcpy(first, r->out, r->out_n * sizeof(float));
+        else if (memcmp(first, r->out, r->out_n * sizeof(float))) same = 0;
+    }
+    free(first);
+    return same ? r : NULL;
+}
+
+static void fill(float *x, size_t n, ft_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) x[i] = ft_rng_uniform(rng) * 2.0f - 1.0f;
+}
+
+static void check_case(const conv_case *c, ft_rng *rng)
+{
+    const ft_conv2d_shape *s = &c->s;
+    const size_t in_n = (size_t)s->C * s->H * s->W, w_n = (size_t)s->OC * (s->C / s->groups) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s), out_n = (size_t)s->OC * P;
+    const double flops = 2.0 * (double)w_n * (double)P;
+    assert_int_equal(c->must_split, flops >= FT_CONV_PAR_MIN_FLOPS);
+    float *inp = falloc(in_n), *w = falloc(w_n), *b = falloc((size_t)s->OC);
+    fill(inp, in_n, rng);
+    fill(w, w_n, rng);
+    fill(b, (size_t)s->OC, rng);
+    float *ref = falloc(out_n), *got = falloc(out_n), *again = falloc(out_n);
+    conv_run r = {s, inp, w, b, out_n, ft_conv2d_workspace_forward(s), ref};
+
+    ft_set_threads(1);
+    run(&r);
+    for (int T = 2; T <= 3; T++) {
+        ft_set_threads(T);
+        r.out = got;
+        run(&r);
+        double worst = 0.0;
+        for (size_t i = 0; i < out_n; i++) {
+            double e = fabs((double)got[i] - ref[i]) / fmax(1.0, fabs((double)ref[i]));
+            if (e > worst) worst = e;
+        }
+        if (worst > PAR_REL_TOL)
+            fail_msg("shape C%d %dx%d OC%d k%d s%d g%d, %d threads: max rel diff %.3g", s->C, s->H, s->W, s->OC, s->KH,
+                     s->stride, s->groups, T, worst);
+        for (int k = 0; k < REPEATS; k++) {
+            r.out = again;
+            run(&r);
+            assert_memory_equal(got, again, out_n * sizeof(float));
+        }
+        /* two callers at once: one holds the pool, the other waits */
+        conv_run r2 = r;
+        r.out = falloc(out_n);
+        r2.out = falloc(out_n);
+        pthread_t tid;
+        assert_int_equal(pthread_create(&tid, NULL, run_rounds, &r2), 0);
+        void *mine = run_rounds(&r);
+        void *theirs = NULL;
+        assert_int_equal(pthread_join(tid, &theirs), 0);
+        if (!mine || !theirs)
+            fail_msg("shape C%d %dx%d OC%d, %d threads: repeated runs differ under contention (%s)", s->C, s->H, s->W, s->OC,
+                     T, mine ? "the other thread" : "this thread");
+        assert_memory_equal(got, r.out, out_n * sizeof(float));
+        assert_memory_equal(got, r2.out, out_n * sizeof(float));
+        free(r.out);
+        free(r2.out);
+    }
+    ft_set_threads(1);
+    free(inp), free(w), free(b), free(ref), free(got), free(again);
+}
+
+static void test_parallel_matches_serial(void **state)
+{
+    (void)state;
+    ft_rng rng = ft_rng_derive(9, 1);
+    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) check_case(&k_cases[i], &rng);
+}
+
+/* Batches of several images never take the pool (it serves one-image chunks); OpenBLAS's own
+ * threads then split the GEMMs, so only agreement within tolerance is asked. */
+static void test_batch_unaffected(void **state)
+{
+    (void)state;
+    ft_rng rng = ft_rng_derive(9, 2);
+    const ft_conv2d_shape s = {4, 16, 17, 17, 32, 3, 3, 1, 1, 1};
+    const size_t in_n = (size_t)s.B * s.C * s.H * s.W, w_n = (size_t)s.OC * s.C * 9;
+    const size_t out_n = (size_t)s.B * s.OC * ft_conv2d_out_h(&s) * ft_conv2d_out_w(&s);
+    float *inp = falloc(in_n), *w = falloc(w_n), *a = falloc(out_n), *c = falloc(out_n);
+    float *ws = falloc(ft_conv2d_workspace(&s));
+    fill(inp, in_n, &rng);
+    fill(w, w_n, &rng);
+    ft_set_threads(1);
+    ft_conv2d_forward(a, inp, w, NULL, &s, ws);
+    ft_set_threads(2);
+    ft_conv2d_forward(c, inp, w, NULL, &s, ws);
+    ft_set_threads(1);
+    for (size_t i = 0; i < out_n; i++) assert_true(fabs((double)a[i] - c[i]) <= PAR_REL_TOL * fmax(1.0, fabs((double)a[i])));
+    free(inp), free(w), free(a), free(c), free(ws);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parallel_matches_serial),
+        cmocka_unit_test(test_batch_unaffected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -102,11 +102,9 @@ int main(int argc, char **argv)
     }
     if (!model || n_img == 0) usage();
 
-    uint8_t **img = xmalloc((size_t)n_img * sizeof *img);
-    size_t *img_n = xmalloc((size_t)n_img * sizeof *img_n);
-    ft_error err = {0};
-    for (int i = 0; i < n_img; i++)
-        if (ft_read_file(paths[i], FT_BE_MAX_IMAGE_BYTES, &img[i], &img_n[i], &err)) die("reading an image", &err);
+    uint8_t **img;
+    size_t *img_n;
+    bench_read_files(paths, n_img, FT_BE_MAX_IMAGE_BYTES, &img, &img_n);
 
     ft_set_threads(1); /* the daemon's setting: the workers are the parallelism */
     pthread_barrier_t start;

@@ -328,11 +328,9 @@ int main(int argc, char **argv)
     }
     if (!model || n_img == 0) usage();
 
-    uint8_t **img = xmalloc((size_t)n_img * sizeof *img);
-    size_t *img_n = xmalloc((size_t)n_img * sizeof *img_n);
-    ft_error err = {0};
-    for (int i = 0; i < n_img; i++)
-        if (ft_read_file(paths[i], FT_BP_MAX_IMAGE_BYTES, &img[i], &img_n[i], &err)) die("reading a photo", &err);
+    uint8_t **img;
+    size_t *img_n;
+    bench_read_files(paths, n_img, FT_BP_MAX_IMAGE_BYTES, &img, &img_n);
     const photo_set ps = {(const uint8_t *const *)img, img_n, n_img};
 
     /* The stages always run on one pipeline: latency mode with N BLAS threads; parallel mode

@@ -37,6 +37,17 @@ static inline void *xmalloc(size_t n)
 }
 
 /* The integer value of flag's argument v in [lo, hi]; exits with status 2 otherwise. */
+/* Reads n files (each at most max_bytes) into memory: (*bytes)[i], (*lens)[i]; dies naming the
+ * file on failure. The benchmarks time decoding from memory, never the disk. */
+static inline void bench_read_files(const char *const *paths, int n, size_t max_bytes, uint8_t ***bytes, size_t **lens)
+{
+    *bytes = xmalloc((size_t)n * sizeof **bytes);
+    *lens = xmalloc((size_t)n * sizeof **lens);
+    ft_error err = {0};
+    for (int i = 0; i < n; i++)
+        if (ft_read_file(paths[i], max_bytes, &(*bytes)[i], &(*lens)[i], &err)) die("reading an input file", &err);
+}
+
 static inline long bench_long_arg(const char *flag, const char *v, long lo, long hi)
 {
     char *end;

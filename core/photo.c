@@ -8,10 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ft_detector *chosen_detector(const ft_pipeline *p, const ft_photo_opts *o)
+int ft_detector_choice_parse(const char *name, ft_detector_choice *out)
+{
+    if (!strcmp(name, "ssd")) *out = FT_DETECTOR_SSD;
+    else if (!strcmp(name, "tiny")) *out = FT_DETECTOR_TINY;
+    else return 0;
+    return 1;
+}
+
+const char *ft_detector_choice_name(ft_detector_choice c)
+{
+    return c == FT_DETECTOR_SSD ? "ssd" : c == FT_DETECTOR_TINY ? "tiny" : "face";
+}
+
+ft_detector *ft_photo_detector(const ft_pipeline *p, ft_detector_choice c)
 {
     if (!p) return NULL;
-    switch (o->detector) {
+    switch (c) {
     case FT_DETECTOR_SSD: return p->ssd;
     case FT_DETECTOR_TINY: return p->tiny;
     default: return p->ssd ? p->ssd : p->tiny;
@@ -20,7 +33,7 @@ static ft_detector *chosen_detector(const ft_pipeline *p, const ft_photo_opts *o
 
 int ft_photo_can_detect(const ft_pipeline *p, const ft_photo_opts *o)
 {
-    return chosen_detector(p, o) && p->landmarks;
+    return ft_photo_detector(p, o->detector) && p->landmarks;
 }
 
 ft_status ft_image_on_canvas(const ft_image *img, int side, ft_image *out, ft_error *err)
@@ -77,11 +90,11 @@ ft_status ft_photo_input(ft_pipeline *p, const ft_image *img, const ft_photo_opt
 {
     memset(info, 0, sizeof *info);
     if (!o->detect) return ft_image_to_input(img, spec, x, err);
-    ft_detector *det = chosen_detector(p, o);
+    ft_detector *det = ft_photo_detector(p, o->detector);
     if (!det || !p->landmarks)
         return ft_error_set(err, FT_EMISMATCH, "this model has no %s detector and landmark net; detection needs a "
                             "checkpoint from 'facetwin import --from face-api'",
-                            o->detector == FT_DETECTOR_TINY ? "tiny" : o->detector == FT_DETECTOR_SSD ? "ssd" : "face");
+                            ft_detector_choice_name(o->detector));
     ft_image canvas = {0};
     const ft_image *src = img;
     float dx = 0, dy = 0;

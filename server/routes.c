@@ -132,9 +132,7 @@ static int face_opts(ftd_req *r, ft_photo_opts *o, int reply)
         bad = "face_index must be an integer in 0..99";
     else if (fi) o->face_index = (int)v;
     if (!bad && dk) {
-        if (!strcmp(dk, "ssd")) o->detector = FT_DETECTOR_SSD;
-        else if (!strcmp(dk, "tiny")) o->detector = FT_DETECTOR_TINY;
-        else bad = "detector must be ssd or tiny";
+        if (!ft_detector_choice_parse(dk, &o->detector)) bad = "detector must be ssd or tiny";
     }
     if (bad && reply) ftd_reply_error(r, 400, "invalid_field", "%s", bad);
     return bad ? -1 : 0;

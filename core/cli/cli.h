@@ -70,6 +70,8 @@ enum { CLI_OPT_NO_DETECT = 1000, CLI_OPT_DETECTOR, CLI_OPT_FACE, CLI_OPT_REQUIRE
     "several), aligned as face-api does (--rotate: eyes level) and embedded. No usable face is an\n"       \
     "error naming the file. --canvas PX centres a smaller image on a PX x PX grey square first (tight\n"    \
     "crops like ORL's). --no-detect: the image is already a face crop.\n"
+/* --detector NAME -> *out; prints the usage error and returns nonzero for another name. */
+int cli_detector(const char *cmd, const char *arg, ft_detector_choice *out);
 /* Handles one of the options above: 1 handled (explicit_detect set), 0 not a photo option,
  * -1 usage error (printed). */
 int cli_photo_option(const char *cmd, int c, const char *arg, ft_photo_opts *o, int *explicit_detect);

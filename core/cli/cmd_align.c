@@ -69,13 +69,13 @@ int cmd_align(int argc, char **argv)
     if (optind >= argc) return cli_usage("align", "an IMAGE is required");
     if (optind != argc - 1 && (out || !json))
         return cli_usage("align", "several images need --json without --out (one JSON line each)");
-    if (kind && strcmp(kind, "ssd") && strcmp(kind, "tiny"))
-        return cli_usage("align", "--detector must be ssd or tiny (got '%s')", kind);
+    ft_detector_choice choice = FT_DETECTOR_DEFAULT;
+    if (kind && cli_detector("align", kind, &choice)) return FT_EXIT_USAGE;
     if (!out && !json) return cli_usage("align", "--out or --json is required");
     ft_error err = {0};
     ft_pipeline p;
     if (ft_pipeline_load(model, &p, &err)) return cli_fail(&err);
-    ft_detector *det = kind ? (!strcmp(kind, "ssd") ? p.ssd : p.tiny) : (p.ssd ? p.ssd : p.tiny);
+    ft_detector *det = ft_photo_detector(&p, choice);
     int rc = FT_EXIT_ERROR;
     ft_image img = {0}, big = {0}, crop = {0};
     ft_face *f = NULL;

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "facetwin/detect.h"
 #include "facetwin/image.h"
+#include "facetwin/photo.h"
 #include "facetwin/pipeline.h"
 
 int cmd_detect(int argc, char **argv)
@@ -43,13 +44,13 @@ int cmd_detect(int argc, char **argv)
     }
     if (!model) return cli_usage("detect", "--model is required");
     if (optind != argc - 1) return cli_usage("detect", "exactly one IMAGE is required");
-    if (kind && strcmp(kind, "tiny") && strcmp(kind, "ssd"))
-        return cli_usage("detect", "--detector must be ssd or tiny (got '%s')", kind);
+    ft_detector_choice choice = FT_DETECTOR_DEFAULT;
+    if (kind && cli_detector("detect", kind, &choice)) return FT_EXIT_USAGE;
     const char *path = argv[optind];
     ft_error err = {0};
     ft_pipeline p;
     if (ft_pipeline_load(model, &p, &err)) return cli_fail(&err);
-    ft_detector *d = kind ? (!strcmp(kind, "ssd") ? p.ssd : p.tiny) : (p.ssd ? p.ssd : p.tiny);
+    ft_detector *d = ft_photo_detector(&p, choice);
     if (!d) {
         ft_error_set(&err, FT_EMISMATCH, "%s: holds no %s%sdetector (facetwin import --from face-api --parts all)", model,
                      kind ? kind : "", kind ? " " : "");

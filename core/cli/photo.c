@@ -8,18 +8,20 @@
 
 #include "cli.h"
 
+int cli_detector(const char *cmd, const char *arg, ft_detector_choice *out)
+{
+    if (ft_detector_choice_parse(arg, out)) return 0;
+    cli_usage(cmd, "--detector must be ssd or tiny (got '%s')", arg);
+    return 1;
+}
+
 int cli_photo_option(const char *cmd, int c, const char *arg, ft_photo_opts *o, int *explicit_detect)
 {
     long v;
     switch (c) {
     case CLI_OPT_NO_DETECT: o->detect = 0; return 1;
     case CLI_OPT_DETECTOR:
-        if (!strcmp(arg, "ssd")) o->detector = FT_DETECTOR_SSD;
-        else if (!strcmp(arg, "tiny")) o->detector = FT_DETECTOR_TINY;
-        else {
-            cli_usage(cmd, "--detector must be ssd or tiny (got '%s')", arg);
-            return -1;
-        }
+        if (cli_detector(cmd, arg, &o->detector)) return -1;
         break;
     case CLI_OPT_FACE:
         if (cli_int(cmd, "--face", arg, 0, 1000, &v)) return -1;
@@ -50,7 +52,7 @@ ft_status cli_embedder_open(const char *path, const ft_photo_opts *o, int explic
             return ft_error_set(err, FT_EMISMATCH,
                                 "%s: no %s detector and landmark net in this model, so --detector, --face, "
                                 "--require-single, --canvas and --rotate do not apply (import with --parts all)",
-                                path, o->detector == FT_DETECTOR_TINY ? "tiny" : o->detector == FT_DETECTOR_SSD ? "ssd" : "face");
+                                path, ft_detector_choice_name(o->detector));
         }
         e->o.detect = 0;
     }

@@ -47,6 +47,13 @@ typedef struct {
     ft_face face;       /* the chosen face, original pixels */
 } ft_photo_face;
 
+/* "ssd" / "tiny" -> *out; 0 (and *out untouched) for any other name. */
+int ft_detector_choice_parse(const char *name, ft_detector_choice *out);
+/* "ssd", "tiny", or "face" for DEFAULT (for messages). */
+const char *ft_detector_choice_name(ft_detector_choice c);
+/* The detector the choice names in p (DEFAULT: ssd if present, else tiny); NULL if absent. */
+ft_detector *ft_photo_detector(const ft_pipeline *p, ft_detector_choice c);
+
 /* 1 if p can detect and align (a detector for o's choice + the landmark net). */
 int ft_photo_can_detect(const ft_pipeline *p, const ft_photo_opts *o);
 

@@ -24,6 +24,11 @@ printf '%s' "$out" | grep -q '"rule":"eer"' && ok "threshold calibrated at the E
 printf '%s' "$out" | grep -q '"wait_fraction":' && ok "loader wait reported" || bad "loader stats: $out"
 tp=$(printf '%s' "$out" | grep -o '"test":{[^}]*' | json_num pairs)
 [ "$tp" = 270 ] && ok "3 test people: 135 same + 135 different pairs" || bad "test pairs $tp"
+# 2 threads split each conv's batch over the library's pool: the same seed and thread count
+# must still give the same bits (the weight-gradient partials are added in part order)
+"$FT" train --data "$TMP/orl12" "${quick[@]}" --val-identities 3 --test-identities 3 --split ordered \
+  --out "$TMP/f2.ftw" >/dev/null 2>&1 && cmp -s "$TMP/f.ftw" "$TMP/f2.ftw" \
+  && ok "same seed, 2 threads: bit-identical model" || bad "two runs with the same seed and 2 threads differ"
 "$FT" info "$TMP/f.ftw" --json | grep -q '"test":\["s10","s11","s12"\]' && ok "ordered split recorded: test s10-s12" \
   || bad "split in metadata: $("$FT" info "$TMP/f.ftw" --json | head -c 600)"
 

@@ -1,4 +1,4 @@
-/* test_conv_par.c — the one-image conv split across the pool's threads (core/pool.c,
+/* test_conv_par.c — the conv split across the pool's threads (core/pool.c,
  * conv_forward_parallel in core/layers/conv2d.c) against the serial path.
  *
  * For each shape — odd and even output rows, stride 2, groups, a 1x1 conv, a layer deep and
@@ -9,6 +9,12 @@
  * forward at once (one then waits for the other's runs) must still give the same bits as a
  * lone run. The workspace is the tight inference size
  * (ft_conv2d_workspace_forward), so a part writing past its slice shows under ASan.
+ *
+ * A batch of several images (training, batched inference) is split by whole images across the
+ * pool instead (par_batch_* in conv2d.c): forward output, input gradient and the accumulated
+ * weight gradient must agree with the serial loop within the same tolerance and repeat to the
+ * bit, for plans of one and several chunks per part and one whose workspace cannot hold the
+ * weight-gradient partials (the serial fallback).
  */
 #include "ft_test.h"
 
@@ -145,33 +151,94 @@ static void test_parallel_matches_serial(void **state)
     for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) check_case(&k_cases[i], &rng);
 }
 
-/* Batches of several images never take the pool (it serves one-image chunks); OpenBLAS's own
- * threads then split the GEMMs, so only agreement within tolerance is asked. */
-static void test_batch_unaffected(void **state)
+/* ---- a batch across the pool (training): forward and backward against the serial loop ---- */
+
+typedef struct {
+    ft_conv2d_shape s;
+    int nb; /* the plan's images per chunk (0: the public plan) */
+} batch_case;
+
+static const batch_case k_batch[] = {
+    {{8, 16, 17, 17, 32, 3, 3, 1, 1, 1}, 0},  /* the public plan: one chunk, 4 images per part */
+    {{7, 16, 17, 17, 32, 3, 3, 1, 1, 1}, 6},  /* odd batch; parts of 3 and 4 in chunks of 2 or 3 */
+    {{5, 16, 24, 24, 32, 3, 3, 2, 1, 2}, 4},  /* stride 2, two groups */
+    {{6, 64, 16, 16, 64, 1, 1, 1, 0, 1}, 0},  /* 1x1: im2col is a copy */
+    {{4, 1, 28, 28, 64, 3, 3, 1, 0, 1}, 0},   /* seed-mnist's first layer: one input channel */
+    {{3, 64, 8, 8, 256, 3, 3, 1, 1, 1}, 3},   /* partials (256x576) do not fit beside a slice: serial */
+};
+
+typedef struct {
+    float *out, *dinp, *dw;
+} batch_result;
+
+static void batch_run(const ft_conv2d_shape *s, ft_conv2d_plan p, const float *inp, const float *w, const float *b,
+                      const float *dout, const float *dw0, batch_result *r)
+{
+    const size_t in_n = (size_t)s->B * s->C * s->H * s->W, w_n = (size_t)s->OC * (s->C / s->groups) * s->KH * s->KW;
+    const size_t ws_n = ft_conv2d_workspace_plan(s, p);
+    float *ws = falloc(ws_n); /* the exact size: a part writing past its slice shows under ASan */
+    ft_conv2d_forward_plan(r->out, inp, w, b, s, ws, p);
+    memset(r->dinp, 0, in_n * sizeof(float));
+    memcpy(r->dw, dw0, w_n * sizeof(float)); /* backward accumulates into what is there */
+    ft_conv2d_backward_plan(r->dinp, r->dw, NULL, dout, inp, w, s, ws, p);
+    free(ws);
+}
+
+static void assert_close(const float *got, const float *ref, size_t n, const char *what, const ft_conv2d_shape *s)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]) / fmax(1.0, fabs((double)ref[i]));
+        if (e > worst) worst = e;
+    }
+    if (worst > PAR_REL_TOL)
+        fail_msg("batch %d C%d %dx%d OC%d k%d s%d g%d: %s max rel diff %.3g", s->B, s->C, s->H, s->W, s->OC, s->KH,
+                 s->stride, s->groups, what, worst);
+}
+
+static void test_batch_matches_serial(void **state)
 {
     (void)state;
     ft_rng rng = ft_rng_derive(9, 2);
-    const ft_conv2d_shape s = {4, 16, 17, 17, 32, 3, 3, 1, 1, 1};
-    const size_t in_n = (size_t)s.B * s.C * s.H * s.W, w_n = (size_t)s.OC * s.C * 9;
-    const size_t out_n = (size_t)s.B * s.OC * ft_conv2d_out_h(&s) * ft_conv2d_out_w(&s);
-    float *inp = falloc(in_n), *w = falloc(w_n), *a = falloc(out_n), *c = falloc(out_n);
-    float *ws = falloc(ft_conv2d_workspace(&s));
-    fill(inp, in_n, &rng);
-    fill(w, w_n, &rng);
-    ft_set_threads(1);
-    ft_conv2d_forward(a, inp, w, NULL, &s, ws);
-    ft_set_threads(2);
-    ft_conv2d_forward(c, inp, w, NULL, &s, ws);
-    ft_set_threads(1);
-    for (size_t i = 0; i < out_n; i++) assert_true(fabs((double)a[i] - c[i]) <= PAR_REL_TOL * fmax(1.0, fabs((double)a[i])));
-    free(inp), free(w), free(a), free(c), free(ws);
+    for (size_t k = 0; k < sizeof k_batch / sizeof k_batch[0]; k++) {
+        const ft_conv2d_shape *s = &k_batch[k].s;
+        ft_conv2d_plan p = ft_conv2d_plan_for(s);
+        if (k_batch[k].nb) p.nb = k_batch[k].nb;
+        const size_t in_n = (size_t)s->B * s->C * s->H * s->W;
+        const size_t w_n = (size_t)s->OC * (s->C / s->groups) * s->KH * s->KW;
+        const size_t out_n = (size_t)s->B * s->OC * ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+        float *inp = falloc(in_n), *w = falloc(w_n), *b = falloc((size_t)s->OC), *dout = falloc(out_n);
+        float *dw0 = falloc(w_n);
+        fill(inp, in_n, &rng), fill(w, w_n, &rng), fill(b, (size_t)s->OC, &rng), fill(dout, out_n, &rng);
+        fill(dw0, w_n, &rng);
+        batch_result ref = {falloc(out_n), falloc(in_n), falloc(w_n)};
+        batch_result got = {falloc(out_n), falloc(in_n), falloc(w_n)};
+        batch_result again = {falloc(out_n), falloc(in_n), falloc(w_n)};
+        ft_set_threads(1);
+        batch_run(s, p, inp, w, b, dout, dw0, &ref);
+        for (int T = 2; T <= 3; T++) {
+            ft_set_threads(T);
+            batch_run(s, p, inp, w, b, dout, dw0, &got);
+            assert_close(got.out, ref.out, out_n, "output", s);
+            assert_close(got.dinp, ref.dinp, in_n, "input gradient", s);
+            assert_close(got.dw, ref.dw, w_n, "weight gradient", s);
+            batch_run(s, p, inp, w, b, dout, dw0, &again); /* the same bits again */
+            assert_memory_equal(got.out, again.out, out_n * sizeof(float));
+            assert_memory_equal(got.dinp, again.dinp, in_n * sizeof(float));
+            assert_memory_equal(got.dw, again.dw, w_n * sizeof(float));
+        }
+        ft_set_threads(1);
+        batch_result *all[] = {&ref, &got, &again};
+        for (int i = 0; i < 3; i++) free(all[i]->out), free(all[i]->dinp), free(all[i]->dw);
+        free(inp), free(w), free(b), free(dout), free(dw0);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_matches_serial),
-        cmocka_unit_test(test_batch_unaffected),
+        cmocka_unit_test(test_batch_matches_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

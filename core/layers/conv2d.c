@@ -509,70 +509,202 @@ static void col2im_add(float *dinp, const float *col, const ft_conv2d_shape *s, 
     }
 }
 
+/* One chunk of n images at inp/out (its first image): col (C*KH*KW, n*P) and mat (OC, n*P) are
+ * its buffers. nested: running as a part of a pool run, so a one-image chunk may not split
+ * itself over the pool again. */
+static void forward_chunk(float *out, const float *inp, const float *weight, const float *bias,
+                          const ft_conv2d_shape *s, float *col, float *mat, int n, int nested)
+{
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s), N = (size_t)n * P;
+    if (n == 1 && !nested && conv_forward_parallel(out, inp, weight, bias, s, col)) return;
+    if (n == 1 && !is_pointwise(s)) {
+        im2col_forward_tiled(out, inp, weight, bias, s, col);
+        return;
+    }
+    float *dst = n == 1 ? out : mat; /* one image: mat is NCHW */
+    const float *cin = col;
+    if (n == 1) cin = inp; /* pointwise: already (C, P) */
+    else im2col(col, inp, s, n);
+    for (int g = 0; g < G; g++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, (int)N, K, 1.0f, weight + (size_t)g * OCg * K, K,
+                    cin + (size_t)g * K * N, (int)N, 0.0f, dst + (size_t)g * OCg * N, (int)N);
+    scatter_bias(out, dst, bias, s->OC, P, n);
+}
+
+/* One chunk's backward (see the top): dout/inp/dinp at the chunk's first image; dweight
+ * accumulates (beta = 1). */
+static void backward_chunk(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                           const ft_conv2d_shape *s, float *col, float *mat, int n)
+{
+    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s), N = (size_t)n * P;
+    const size_t out_img = (size_t)s->OC * P;
+    const float *dm = dout; /* one image: already (OC, P) */
+    if (n > 1) {
+        for (int b = 0; b < n; b++)
+            for (int oc = 0; oc < s->OC; oc++)
+                memcpy(mat + (size_t)oc * N + (size_t)b * P, dout + (size_t)b * out_img + (size_t)oc * P,
+                       P * sizeof(float));
+        dm = mat;
+    }
+    const float *cin = col;
+    if (dweight) {
+        if (n == 1 && is_pointwise(s)) cin = inp;
+        else im2col(col, inp, s, n);
+    }
+    for (int g = 0; g < G; g++) {
+        const float *dmg = dm + (size_t)g * OCg * N;
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OCg, K, (int)N, 1.0f, dmg, (int)N,
+                        cin + (size_t)g * K * N, (int)N, 1.0f, dweight + (size_t)g * OCg * K, K);
+        if (dinp)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, OCg, 1.0f, weight + (size_t)g * OCg * K, K,
+                        dmg, (int)N, 0.0f, col + (size_t)g * K * N, (int)N);
+    }
+    if (dinp) col2im_add(dinp, col, s, n);
+}
+
+/* ------------------------------------- a batch across the pool's threads (training) ---- */
+
+/* With the pool on (ft_set_threads(n > 1)) a batch is cut into T runs of whole images, each
+ * part doing exactly the serial chunk loop on its images with its own slice of the workspace
+ * and single-threaded GEMMs: every image's im2col, GEMMs and col2im stay on one core, where
+ * OpenBLAS's own 2-thread GEMMs made each core read columns the other had just written. The
+ * weight gradient is the one thing parts share: part 0 accumulates into dweight, parts 1..T-1
+ * into their own zeroed partial (at the front of the workspace), which the caller then adds
+ * in part order — so the bits depend on T (and the plan), never on timing. When the workspace
+ * cannot hold the partials and a one-image slice per part, the serial loop runs instead. */
+typedef struct {
+    float *out, *dinp, *dweight;
+    const float *inp, *dout, *weight, *bias;
+    const ft_conv2d_shape *s;
+    float *parts;    /* part t's col + mat start at parts + t * slice */
+    size_t slice;    /* workspace floats per part */
+    int nbt;         /* images per chunk of a part */
+    float *partial;  /* backward: (T-1) partial weight gradients, wsz floats each */
+    size_t wsz;
+} par_batch;
+
+/* Parts 0..T-1 cut the batch into whole images; part t's chunks of nbt images use its slice. */
+static void batch_part(const par_batch *j, int t, int T, int *lo, int *hi, float **col, float **mat)
+{
+    part_range(j->s->B, t, T, lo, hi);
+    *col = j->parts + (size_t)t * j->slice;
+    *mat = *col + (size_t)j->nbt * j->s->C * taps(j->s) * ft_conv2d_out_h(j->s) * ft_conv2d_out_w(j->s);
+}
+
+static void par_batch_forward(void *arg, int t, int T)
+{
+    const par_batch *j = arg;
+    const ft_conv2d_shape *s = j->s;
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    int lo, hi;
+    float *col, *mat;
+    batch_part(j, t, T, &lo, &hi, &col, &mat);
+    for (int b = lo; b < hi; b += j->nbt) {
+        const int n = hi - b < j->nbt ? hi - b : j->nbt;
+        forward_chunk(j->out + (size_t)b * out_img, j->inp + (size_t)b * in_img, j->weight, j->bias, s, col, mat, n, 1);
+    }
+}
+
+static void par_batch_backward(void *arg, int t, int T)
+{
+    const par_batch *j = arg;
+    const ft_conv2d_shape *s = j->s;
+    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    int lo, hi;
+    float *col, *mat;
+    batch_part(j, t, T, &lo, &hi, &col, &mat);
+    float *dw = j->dweight;
+    if (dw && t > 0) {
+        dw = j->partial + (size_t)(t - 1) * j->wsz;
+        memset(dw, 0, j->wsz * sizeof(float));
+    }
+    for (int b = lo; b < hi; b += j->nbt) {
+        const int n = hi - b < j->nbt ? hi - b : j->nbt;
+        backward_chunk(j->dinp ? j->dinp + (size_t)b * in_img : NULL, dw, j->dout + (size_t)b * out_img,
+                       j->inp + (size_t)b * in_img, j->weight, s, col, mat, n);
+    }
+}
+
+/* Threads for a batch split of shape s, or 0 when it does not apply (one thread, one image, too
+ * few flops for a run's wake-up). */
+static int batch_threads(const ft_conv2d_shape *s)
+{
+    const int T = ft_pool_threads();
+    if (T <= 1 || s->B < 2) return 0;
+    const double flops = 2.0 * s->OC * (double)ft_conv2d_out_h(s) * ft_conv2d_out_w(s) * (s->C / s->groups)
+                         * (double)taps(s) * s->B;
+    if (flops < FT_CONV_PAR_MIN_FLOPS) return 0;
+    return T < s->B ? T : s->B;
+}
+
+/* Cuts the plan's workspace (ws, plan_floats of a chunk of nb images) into `reserve` floats at
+ * the front and T part slices of whole images; returns 0 when a part would get no image. */
+static int batch_layout(par_batch *j, const ft_conv2d_shape *s, float *ws, int nb, int T, size_t reserve)
+{
+    const size_t per = per_image_floats(s, FT_CONV_IM2COL), total = nb > 1 ? (size_t)nb * per : 0;
+    if (total <= reserve) return 0;
+    const size_t nbt = (total - reserve) / ((size_t)T * per);
+    if (nbt < 1) return 0;
+    j->partial = ws;
+    j->parts = ws + reserve;
+    j->nbt = (int)nbt;
+    j->slice = nbt * per;
+    return 1;
+}
+
+static int forward_batch_parallel(float *out, const float *inp, const float *weight, const float *bias,
+                                  const ft_conv2d_shape *s, float *ws, int nb)
+{
+    const int T = batch_threads(s);
+    par_batch j = {.out = out, .inp = inp, .weight = weight, .bias = bias, .s = s};
+    if (!T || !batch_layout(&j, s, ws, nb, T, 0)) return 0;
+    ft_pool_run(T, par_batch_forward, &j);
+    return 1;
+}
+
+static int backward_batch_parallel(float *dinp, float *dweight, const float *dout, const float *inp,
+                                   const float *weight, const ft_conv2d_shape *s, float *ws, int nb)
+{
+    const int T = batch_threads(s);
+    const size_t wsz = (size_t)s->OC * (s->C / s->groups) * taps(s);
+    par_batch j = {.dinp = dinp, .dweight = dweight, .inp = inp, .dout = dout, .weight = weight, .s = s, .wsz = wsz};
+    if (!T || !batch_layout(&j, s, ws, nb, T, dweight ? (size_t)(T - 1) * wsz : 0)) return 0;
+    ft_pool_run(T, par_batch_backward, &j);
+    for (int t = 1; dweight && t < T; t++) {
+        const float *p = j.partial + (size_t)(t - 1) * wsz;
+        for (size_t i = 0; i < wsz; i++) dweight[i] += p[i];
+    }
+    return 1;
+}
+
 /* ws: col (C*KH*KW, nb*P), mat (OC, nb*P) */
 static void im2col_forward(float *out, const float *inp, const float *weight, const float *bias,
                            const ft_conv2d_shape *s, float *ws, int nb)
 {
-    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
     const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
     const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * P;
+    if (forward_batch_parallel(out, inp, weight, bias, s, ws, nb)) return;
     float *col = ws, *mat = ws + (size_t)nb * s->C * taps(s) * P;
     for (int b0 = 0; b0 < s->B; b0 += nb) {
         const int n = s->B - b0 < nb ? s->B - b0 : nb;
-        const size_t N = (size_t)n * P;
-        if (n == 1 && conv_forward_parallel(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col))
-            continue;
-        if (n == 1 && !is_pointwise(s)) {
-            im2col_forward_tiled(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col);
-            continue;
-        }
-        float *dst = n == 1 ? out + (size_t)b0 * out_img : mat; /* one image: mat is NCHW */
-        const float *cin = col;
-        if (n == 1 && is_pointwise(s)) cin = inp + (size_t)b0 * in_img; /* already (C, P) */
-        else im2col(col, inp + (size_t)b0 * in_img, s, n);
-        for (int g = 0; g < G; g++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, (int)N, K, 1.0f,
-                        weight + (size_t)g * OCg * K, K, cin + (size_t)g * K * N, (int)N, 0.0f,
-                        dst + (size_t)g * OCg * N, (int)N);
-        scatter_bias(out + (size_t)b0 * out_img, dst, bias, s->OC, P, n);
+        forward_chunk(out + (size_t)b0 * out_img, inp + (size_t)b0 * in_img, weight, bias, s, col, mat, n, 0);
     }
 }
 
 static void im2col_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                             const float *weight, const ft_conv2d_shape *s, float *ws, int nb)
 {
-    const int G = s->groups, OCg = s->OC / G, K = (s->C / G) * s->KH * s->KW;
     const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
     const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * P;
+    if (backward_batch_parallel(dinp, dweight, dout, inp, weight, s, ws, nb)) return;
     float *col = ws, *mat = ws + (size_t)nb * s->C * taps(s) * P;
     for (int b0 = 0; b0 < s->B; b0 += nb) {
         const int n = s->B - b0 < nb ? s->B - b0 : nb;
-        const size_t N = (size_t)n * P;
-        const float *dm = dout + (size_t)b0 * out_img; /* one image: already (OC, P) */
-        if (n > 1) {
-            for (int b = 0; b < n; b++)
-                for (int oc = 0; oc < s->OC; oc++)
-                    memcpy(mat + (size_t)oc * N + (size_t)b * P,
-                           dm + (size_t)b * out_img + (size_t)oc * P, P * sizeof(float));
-            dm = mat;
-        }
-        const float *cin = col;
-        if (dweight) {
-            if (n == 1 && is_pointwise(s)) cin = inp + (size_t)b0 * in_img;
-            else im2col(col, inp + (size_t)b0 * in_img, s, n);
-        }
-        for (int g = 0; g < G; g++) {
-            const float *dmg = dm + (size_t)g * OCg * N;
-            if (dweight)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OCg, K, (int)N, 1.0f, dmg,
-                            (int)N, cin + (size_t)g * K * N, (int)N, 1.0f,
-                            dweight + (size_t)g * OCg * K, K);
-            if (dinp)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, OCg, 1.0f,
-                            weight + (size_t)g * OCg * K, K, dmg, (int)N, 0.0f,
-                            col + (size_t)g * K * N, (int)N);
-        }
-        if (dinp) col2im_add(dinp + (size_t)b0 * in_img, col, s, n);
+        backward_chunk(dinp ? dinp + (size_t)b0 * in_img : NULL, dweight, dout + (size_t)b0 * out_img,
+                       inp + (size_t)b0 * in_img, weight, s, col, mat, n);
     }
 }
 

@@ -47,7 +47,6 @@
 #define MIN_DEPTH 2
 #define FLIP_PROBABILITY 0.5f
 #define MAX_CONTRAST 1.0f /* beyond 1 the scale could turn negative and invert the image */
-#define MAX_ZOOM 0.5f     /* zoom factors stay within [0.5, 1.5] */
 #define NS_PER_SECOND 1e9
 
 typedef enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY, SLOT_HELD } slot_state;
@@ -494,9 +493,9 @@ static ft_status check_augment(const ft_loader *l, const ft_augment *a, ft_error
     if (!(a->contrast >= 0.0f && a->contrast <= MAX_CONTRAST))
         return ft_error_set(err, FT_EINVAL, "augment: contrast %g must be in [0, %g]",
                             (double)a->contrast, (double)MAX_CONTRAST);
-    if (!(a->zoom >= 0.0f && a->zoom <= MAX_ZOOM))
+    if (!(a->zoom >= 0.0f && a->zoom <= FT_AUG_MAX_ZOOM))
         return ft_error_set(err, FT_EINVAL, "augment: zoom %g must be in [0, %g]", (double)a->zoom,
-                            (double)MAX_ZOOM);
+                            (double)FT_AUG_MAX_ZOOM);
     return FT_OK;
 }
 

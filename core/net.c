@@ -1062,10 +1062,14 @@ const float *ft_net_forward(ft_net *net, const float *x, int B, int training)
     return net->L[net->n - 1].out;
 }
 
+/* memset to 0 of n floats, split across the pool when large (core/pool.h). */
+static void zero_range(void *arg, size_t lo, size_t hi) { memset((float *)arg + lo, 0, (hi - lo) * sizeof(float)); }
+static void zero_floats(float *p, size_t n) { ft_pool_for(n, sizeof(float), zero_range, p); }
+
 void ft_net_backward(ft_net *net, const float *dembed, int B)
 {
     for (int i = 0; i < net->n; i++)
-        if (!net->L[i].alias) memset(net->L[i].dout, 0, (size_t)B * shape_size(net->L[i].osh) * sizeof(float));
+        if (!net->L[i].alias) zero_floats(net->L[i].dout, (size_t)B * shape_size(net->L[i].osh));
     layer *last = &net->L[net->n - 1];
     size_t nlast = (size_t)B * shape_size(last->osh);
     for (size_t k = 0; k < nlast; k++) last->dout[k] += dembed[k];
@@ -1088,8 +1092,7 @@ void ft_net_backward(ft_net *net, const float *dembed, int B)
             break;
         case L_RELU:
             if (l->alias) { /* in place: dout is the producer's gradient buffer */
-                for (size_t k = 0; k < n; k++)
-                    if (!(l->out[k] > 0.0f)) l->dout[k] = 0.0f;
+                ft_relu_backward_inplace(l->dout, l->out, n);
             } else if (din) {
                 ft_relu_backward(din, l->dout, l->out, n);
             }

@@ -175,3 +175,29 @@ void ft_pool_run(int T, ft_pool_fn fn, void *arg)
     ft_pool_blas_restore(blas);
     pthread_mutex_unlock(&g_pool.use);
 }
+
+/* ft_pool_for: part t of T takes items [n*t/T, n*(t+1)/T). */
+typedef struct {
+    size_t n;
+    ft_pool_range_fn fn;
+    void *arg;
+} range_job;
+
+static void range_part(void *p, int t, int T)
+{
+    const range_job *j = p;
+    const size_t lo = j->n * (size_t)t / (size_t)T, hi = j->n * (size_t)(t + 1) / (size_t)T;
+    if (hi > lo) j->fn(j->arg, lo, hi);
+}
+
+void ft_pool_for(size_t n, double bytes_per_item, ft_pool_range_fn fn, void *arg)
+{
+    int T = ft_pool_threads();
+    if ((size_t)T > n) T = (int)n;
+    if (T <= 1 || (double)n * bytes_per_item < FT_POOL_MIN_BYTES) {
+        if (n) fn(arg, 0, n);
+        return;
+    }
+    range_job j = {n, fn, arg};
+    ft_pool_run(T, range_part, &j);
+}

@@ -20,6 +20,8 @@
 #ifndef FT_POOL_H
 #define FT_POOL_H
 
+#include <stddef.h>
+
 /* Part t of T (0 <= t < T). Parts must write disjoint memory. */
 typedef void (*ft_pool_fn)(void *arg, int t, int T);
 
@@ -30,6 +32,16 @@ int ft_pool_threads(void);
 /* Runs fn(arg, t, T) for t = 0..T-1 and returns when every part has returned. T <= 1 runs
  * fn(arg, 0, 1) on the caller. */
 void ft_pool_run(int T, ft_pool_fn fn, void *arg);
+
+/* A loop over n independent items (planes, channels, elements) in T contiguous ranges, one per
+ * thread, when the pool is on and the loop moves at least FT_POOL_MIN_BYTES (bytes_per_item: what
+ * one item reads and writes, roughly); else fn(arg, 0, n) on the caller. fn must write only its
+ * items' memory and handle each item alone, so the result is the same bits for every T. Used by
+ * the memory-bound layers between convolutions (pooling, batch norm, ReLU), which otherwise run
+ * on one core while the other waits, and pull every activation back to the caller's core. */
+#define FT_POOL_MIN_BYTES ((double)(1 << 20))
+typedef void (*ft_pool_range_fn)(void *arg, size_t lo, size_t hi);
+void ft_pool_for(size_t n, double bytes_per_item, ft_pool_range_fn fn, void *arg);
 
 /* OpenBLAS at one thread from the first ft_pool_blas_single until the last matching
  * ft_pool_blas_restore (nested and concurrent callers counted under a mutex), which sets it

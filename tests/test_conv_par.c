@@ -15,6 +15,11 @@
  * weight gradient must agree with the serial loop within the same tolerance and repeat to the
  * bit, for plans of one and several chunks per part and one whose workspace cannot hold the
  * weight-gradient partials (the serial fallback).
+ *
+ * The memory-bound layers between convolutions (max pool, batch norm in training and inference,
+ * ReLU and its in-place gradient) split planes, channels or elements across the pool when
+ * large (ft_pool_for): each item is one thread's, so their outputs must be the same bits with
+ * 1, 2 and 3 threads.
  */
 #include "ft_test.h"
 
@@ -234,11 +239,97 @@ static void test_batch_matches_serial(void **state)
     }
 }
 
+/* ---- the memory-bound layers split across the pool (ft_pool_for): the same bits as serial ---- */
+
+typedef struct {
+    float *pool_out, *pool_din, *bn_out, *bn_mean, *bn_rstd, *bn_rm, *bn_rv, *bn_eval, *bn_din, *bn_dg, *bn_db;
+    float *relu_out, *relu_din, *relu_mask;
+} ew_result;
+
+enum { EW_B = 8, EW_C = 32, EW_H = 34, EW_W = 30 }; /* 1.1 MB per tensor: above FT_POOL_MIN_BYTES */
+
+static void ew_run(const float *x, const float *g, const float *gamma, const float *beta, ew_result *r)
+{
+    const size_t n = (size_t)EW_B * EW_C * EW_H * EW_W;
+    const ft_pool_shape ps = {EW_B, EW_C, EW_H, EW_W, 2, 2, 0, 0};
+    ft_maxpool_forward(r->pool_out, x, &ps);
+    memset(r->pool_din, 0, n * sizeof(float));
+    ft_maxpool_backward(r->pool_din, g, x, &ps); /* g's first quarter as the pooled gradient */
+    for (int c = 0; c < EW_C; c++) r->bn_rm[c] = 0.0f, r->bn_rv[c] = 1.0f;
+    ft_batchnorm_forward_train(r->bn_out, r->bn_mean, r->bn_rstd, r->bn_rm, r->bn_rv, x, gamma, beta, EW_B, EW_C,
+                               EW_H * EW_W, 0.1f, 1e-5f);
+    ft_batchnorm_forward_eval(r->bn_eval, x, gamma, beta, r->bn_rm, r->bn_rv, EW_B, EW_C, EW_H * EW_W, 1e-5f);
+    memset(r->bn_din, 0, n * sizeof(float));
+    memset(r->bn_dg, 0, EW_C * sizeof(float));
+    memset(r->bn_db, 0, EW_C * sizeof(float));
+    ft_batchnorm_backward(r->bn_din, r->bn_dg, r->bn_db, g, x, r->bn_mean, r->bn_rstd, gamma, EW_B, EW_C, EW_H * EW_W);
+    ft_relu_forward(r->relu_out, x, n);
+    memset(r->relu_din, 0, n * sizeof(float));
+    ft_relu_backward(r->relu_din, g, r->relu_out, n);
+    memcpy(r->relu_mask, g, n * sizeof(float));
+    ft_relu_backward_inplace(r->relu_mask, r->relu_out, n);
+}
+
+static void ew_alloc(ew_result *r, size_t n)
+{
+    float **f[] = {&r->pool_out, &r->pool_din, &r->bn_out, &r->bn_eval, &r->bn_din, &r->relu_out, &r->relu_din,
+                   &r->relu_mask};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = falloc(n);
+    float **c[] = {&r->bn_mean, &r->bn_rstd, &r->bn_rm, &r->bn_rv, &r->bn_dg, &r->bn_db};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) *c[i] = falloc(EW_C);
+}
+
+static void ew_free(ew_result *r)
+{
+    float *f[] = {r->pool_out, r->pool_din, r->bn_out, r->bn_eval, r->bn_din, r->relu_out, r->relu_din, r->relu_mask,
+                  r->bn_mean, r->bn_rstd, r->bn_rm, r->bn_rv, r->bn_dg, r->bn_db};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
+}
+
+static void test_elementwise_split_same_bits(void **state)
+{
+    (void)state;
+    ft_rng rng = ft_rng_derive(9, 3);
+    const size_t n = (size_t)EW_B * EW_C * EW_H * EW_W;
+    float *x = falloc(n), *g = falloc(n), *gamma = falloc(EW_C), *beta = falloc(EW_C);
+    fill(x, n, &rng), fill(g, n, &rng), fill(gamma, EW_C, &rng), fill(beta, EW_C, &rng);
+    for (size_t i = 0; i < n; i += 97) x[i] = x[i + 1 < n ? i + 1 : i]; /* ties for the max pool */
+    ew_result ref, got;
+    ew_alloc(&ref, n);
+    ew_alloc(&got, n);
+    ft_set_threads(1);
+    ew_run(x, g, gamma, beta, &ref);
+    for (int T = 2; T <= 3; T++) {
+        ft_set_threads(T);
+        ew_run(x, g, gamma, beta, &got);
+        const size_t np = n / 4;
+        assert_memory_equal(ref.pool_out, got.pool_out, np * sizeof(float));
+        assert_memory_equal(ref.pool_din, got.pool_din, n * sizeof(float));
+        assert_memory_equal(ref.bn_out, got.bn_out, n * sizeof(float));
+        assert_memory_equal(ref.bn_mean, got.bn_mean, EW_C * sizeof(float));
+        assert_memory_equal(ref.bn_rstd, got.bn_rstd, EW_C * sizeof(float));
+        assert_memory_equal(ref.bn_rm, got.bn_rm, EW_C * sizeof(float));
+        assert_memory_equal(ref.bn_rv, got.bn_rv, EW_C * sizeof(float));
+        assert_memory_equal(ref.bn_eval, got.bn_eval, n * sizeof(float));
+        assert_memory_equal(ref.bn_din, got.bn_din, n * sizeof(float));
+        assert_memory_equal(ref.bn_dg, got.bn_dg, EW_C * sizeof(float));
+        assert_memory_equal(ref.bn_db, got.bn_db, EW_C * sizeof(float));
+        assert_memory_equal(ref.relu_out, got.relu_out, n * sizeof(float));
+        assert_memory_equal(ref.relu_din, got.relu_din, n * sizeof(float));
+        assert_memory_equal(ref.relu_mask, got.relu_mask, n * sizeof(float));
+    }
+    ft_set_threads(1);
+    ew_free(&ref);
+    ew_free(&got);
+    free(x), free(g), free(gamma), free(beta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_matches_serial),
         cmocka_unit_test(test_batch_matches_serial),
+        cmocka_unit_test(test_elementwise_split_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

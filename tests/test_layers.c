@@ -603,6 +603,13 @@ static void test_maxpool(void **state)
     ft_maxpool_backward(din, dout, x, &s);
     assert_true(out[0] == 3.0f);
     assert_true(din[0] == 0 && din[1] == 1 && din[2] == 0 && din[3] == 0);
+    /* NaN wins, the first one: output NaN, gradient to it (the unrolled 2x2 path as the general one) */
+    float xn[4] = {1, NAN, 5, NAN}, dn[4] = {0};
+    ft_maxpool_forward(out, xn, &s);
+    ft_maxpool_backward(dn, dout, xn, &s);
+    assert_true(isnan(out[0]));
+    assert_true(dn[0] == 0 && dn[1] == 1 && dn[2] == 0 && dn[3] == 0);
+    check_pool((ft_pool_shape){2, 2, 7, 5, 2, 2, 0, 0}, 1, 4); /* odd sides: the last row/column unused */
     /* padding never wins, even over negative values */
     float neg[4] = {-5, -4, -3, -2};
     ft_pool_shape sp = {1, 1, 2, 2, 2, 1, 1, 0};

@@ -141,6 +141,7 @@ typedef struct {
     ft_split_order order;
     int augment;              /* 1: the default augmentation, 0: none */
     long shift;               /* -1: default for the input size */
+    double zoom;              /* < 0: FT_AUG_ZOOM */
     long cache_mb;            /* -1: FT_FACESET_DEFAULT_CACHE */
     long max_pos;             /* 0: every positive pair */
     long calib_folds;         /* > 0: threshold from inner cross-validation over the training people */

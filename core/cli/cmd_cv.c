@@ -52,7 +52,7 @@ static void help(void)
            "  --per-identity K      images of one identity together in a batch (4)\n"
            "  --optimizer NAME      adam | rmsprop | sgd (adam)   --lr X (1e-3)\n"
            "  --weight-decay X      (0)    --margin X (1.0)\n"
-           "  --augment on|off      (on)\n"
+           "  --augment on|off      (on)    --zoom X  augmentation zoom range +-X (0.12)\n"
            "  --far X | --threshold X   calibration rule (default: validation equal-error point)\n"
            "  --calib-folds J       calibrate on ALL training people by inner J-fold cross-validation\n"
            "                        (J extra models per fold) instead of the validation people\n"
@@ -341,7 +341,7 @@ int cmd_cv(int argc, char **argv)
 {
     enum { O_DATA = 256, O_ARCH, O_FOLDS, O_SEED, O_VAL, O_EPOCHS, O_BATCH, O_PAIRS, O_PERID, O_OPT, O_LR, O_WD,
            O_MARGIN, O_AUG, O_FAR, O_THR, O_OUTDIR, O_THREADS, O_JSON, O_QUIET, O_HELP, O_FIRST, O_CALIBF,
-           O_BACKBONE, O_FREEZE, O_HEAD, O_NOFACE };
+           O_BACKBONE, O_FREEZE, O_HEAD, O_NOFACE, O_ZOOM };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA},     {"arch", 1, 0, O_ARCH},         {"folds", 1, 0, O_FOLDS},
         {"seed", 1, 0, O_SEED},     {"val-identities", 1, 0, O_VAL}, {"epochs", 1, 0, O_EPOCHS},
@@ -352,12 +352,12 @@ int cmd_cv(int argc, char **argv)
         {"json", 0, 0, O_JSON},     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},
         {"first-folds", 1, 0, O_FIRST}, {"calib-folds", 1, 0, O_CALIBF},
         {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE}, {"head", 1, 0, O_HEAD},
-        {"no-face", 1, 0, O_NOFACE},
+        {"no-face", 1, 0, O_NOFACE}, {"zoom", 1, 0, O_ZOOM},
         CLI_PHOTO_OPTIONS,
         {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out_dir = NULL, *optname = "adam", *backbone = NULL;
     long folds = FT_CV_DEFAULT_FOLDS, first = 0, calib_folds = 0, seed = 0, n_val = 4, epochs = 60, batch = -1, per_id = 4, threads = 0;
-    double lr = -1, wd = 0, margin = 1.0, far = NAN, thr = NAN;
+    double lr = -1, wd = 0, margin = 1.0, far = NAN, thr = NAN, zoom = -1;
     int pairs_all = 0, augment = 1, json = 0, quiet = 0, c, freeze = 0, no_head = 0, photo_given = 0;
     ft_features_opts fopts;
     ft_features_opts_defaults(&fopts);
@@ -395,6 +395,7 @@ int cmd_cv(int argc, char **argv)
         case O_LR: bad = cli_float("cv", "--lr", optarg, 1e-12, 10, &lr); break;
         case O_WD: bad = cli_float("cv", "--weight-decay", optarg, 0, 1, &wd); break;
         case O_MARGIN: bad = cli_float("cv", "--margin", optarg, 1e-6, 1e6, &margin); break;
+        case O_ZOOM: bad = cli_float("cv", "--zoom", optarg, 0, FT_AUG_MAX_ZOOM, &zoom); break;
         case O_FAR: bad = cli_float("cv", "--far", optarg, 0, 0.999999, &far); break;
         case O_THR: bad = cli_float("cv", "--threshold", optarg, 0, 1e6, &thr); break;
         case O_THREADS: bad = cli_int("cv", "--threads", optarg, 1, 1024, &threads); break;
@@ -511,6 +512,7 @@ int cmd_cv(int argc, char **argv)
             ft_net *probe;
             if ((st = ft_net_from_json(spec, &probe, &err))) goto done;
             if (augment) fo.aug = cli_default_augment(ft_net_input(probe));
+            if (augment && zoom >= 0) fo.aug.zoom = (float)zoom;
             ft_net_free(probe);
             st = run_fold(&ds, spec, (int)folds, f, n_val, (int)calib_folds, o, &fo, out_dir, tmp_dir, &fr[f], &err);
         }

@@ -70,6 +70,8 @@ static void help(void)
            "  --per-identity K      images of one identity together in a batch (4)\n"
            "  --augment on|off      flips, shifts, brightness/contrast in the loader (on)\n"
            "  --shift N             maximum shift in pixels (1/16 of the input width)\n"
+           "  --zoom X              random zoom in [1-X, 1+X] (0.12; ORL photographs people at\n"
+           "                        varying distances)\n"
            "  --cache-mb N          keep decoded images if the set fits in N MB (256)\n"
            "  --max-pos N           --pairs all: at most N positive pairs per epoch (all)\n"
            "  --calib-folds J       choose the threshold on ALL training people by inner J-fold\n"
@@ -138,7 +140,7 @@ static void on_progress(const ft_train_progress *p, void *vctx)
 enum {
     O_DATA = 256, O_ARCH, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_OPT, O_MOM, O_WD, O_MARGIN, O_PAIRS, O_PPE,
     O_VAL, O_PF, O_PP, O_MINLR, O_THR, O_SEED, O_THREADS, O_RESUME, O_NOTEST, O_JSON, O_QUIET, O_HELP,
-    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF, O_BACKBONE, O_FREEZE, O_NOFACE
+    O_FAR, O_VALID, O_TESTID, O_SPLIT, O_PERID, O_AUG, O_SHIFT, O_CACHE, O_MAXPOS, O_CALIBF, O_BACKBONE, O_FREEZE, O_NOFACE, O_ZOOM
 };
 
 int cmd_train(int argc, char **argv)
@@ -155,7 +157,7 @@ int cmd_train(int argc, char **argv)
         {"split", 1, 0, O_SPLIT}, {"per-identity", 1, 0, O_PERID}, {"augment", 1, 0, O_AUG},
         {"shift", 1, 0, O_SHIFT}, {"cache-mb", 1, 0, O_CACHE}, {"max-pos", 1, 0, O_MAXPOS},
         {"calib-folds", 1, 0, O_CALIBF}, {"backbone", 1, 0, O_BACKBONE}, {"freeze-backbone", 0, 0, O_FREEZE},
-        {"no-face", 1, 0, O_NOFACE},
+        {"no-face", 1, 0, O_NOFACE}, {"zoom", 1, 0, O_ZOOM},
         CLI_PHOTO_OPTIONS, {0, 0, 0, 0}};
     const char *data = NULL, *arch = NULL, *out = NULL, *resume = NULL, *optname = "rmsprop";
     long epochs = -1, batch = -1, ppe = 0, seed = 0, threads = 0, pp = 10;
@@ -170,6 +172,7 @@ int cmd_train(int argc, char **argv)
     fa.val_ids = 4;
     fa.augment = 1;
     fa.shift = -1;
+    fa.zoom = -1;
     fa.cache_mb = -1;
     optind = 1;
     opterr = 0;
@@ -223,6 +226,7 @@ int cmd_train(int argc, char **argv)
             else return cli_usage("train", "--augment must be 'on' or 'off' (got '%s')", optarg);
             break;
         case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift), shift_given = 1; break;
+        case O_ZOOM: bad = cli_float("train", "--zoom", optarg, 0, FT_AUG_MAX_ZOOM, &fa.zoom), shift_given = 1; break;
         case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb), cache_given = 1; break;
         case O_CALIBF: bad = cli_int("train", "--calib-folds", optarg, 0, 100, &fa.calib_folds); break;
         case O_MAXPOS: bad = cli_int("train", "--max-pos", optarg, 1, 100000000, &fa.max_pos); break;
@@ -252,7 +256,7 @@ int cmd_train(int argc, char **argv)
                                   "apply to --backbone only");
     if (backbone && !faces) return cli_usage("train", "--backbone needs identity-folder data (--data DIR)");
     if (backbone && (resume || fa.calib_folds || shift_given || cache_given))
-        return cli_usage("train", "--resume, --calib-folds, --shift and --cache-mb do not apply to --backbone "
+        return cli_usage("train", "--resume, --calib-folds, --shift, --zoom and --cache-mb do not apply to --backbone "
                                   "(the head trains in seconds on cached vectors)");
     ft_set_threads((int)threads);
 

@@ -40,6 +40,7 @@ int cli_train_faces(ft_net *net, ft_train_opts *o, const cli_face_args *a)
     ft_faceset_opts_defaults(&fo);
     if (a->augment) fo.aug = cli_default_augment(ft_net_input(net));
     if (a->augment && a->shift >= 0) fo.aug.shift = (int)a->shift;
+    if (a->augment && a->zoom >= 0) fo.aug.zoom = (float)a->zoom;
     if (a->cache_mb >= 0) fo.cache_bytes = (size_t)a->cache_mb << 20;
     fo.max_pos = (int)a->max_pos;
     fo.warn = cli_warn;

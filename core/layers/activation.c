@@ -8,15 +8,53 @@
  */
 #include "facetwin/layers.h"
 
+#include "pool.h"
+
+/* ReLU's loops are split across the library's pool when large (core/pool.h): each element is
+ * one thread's, so the bits do not depend on the thread count. */
+typedef struct {
+    float *out;
+    const float *inp, *dout;
+} relu_job;
+
+static void relu_forward_range(void *arg, size_t lo, size_t hi)
+{
+    const relu_job *j = arg;
+    for (size_t i = lo; i < hi; i++) j->out[i] = j->inp[i] < 0.0f ? 0.0f : j->inp[i];
+}
+
 void ft_relu_forward(float *out, const float *inp, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+    relu_job j = {out, inp, NULL};
+    ft_pool_for(n, 2.0 * sizeof(float), relu_forward_range, &j);
+}
+
+/* out is dinp, inp the forward's output */
+static void relu_backward_range(void *arg, size_t lo, size_t hi)
+{
+    const relu_job *j = arg;
+    for (size_t i = lo; i < hi; i++) j->out[i] += j->inp[i] > 0.0f ? j->dout[i] : 0.0f;
 }
 
 void ft_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     if (!dinp) return;
-    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+    relu_job j = {dinp, out, dout};
+    ft_pool_for(n, 3.0 * sizeof(float), relu_backward_range, &j);
+}
+
+/* out is the gradient, masked in place; inp the forward's output */
+static void relu_mask_range(void *arg, size_t lo, size_t hi)
+{
+    const relu_job *j = arg;
+    for (size_t i = lo; i < hi; i++)
+        if (!(j->inp[i] > 0.0f)) j->out[i] = 0.0f;
+}
+
+void ft_relu_backward_inplace(float *dout, const float *out, size_t n)
+{
+    relu_job j = {dout, out, NULL};
+    ft_pool_for(n, 2.0 * sizeof(float), relu_mask_range, &j);
 }
 
 /* Leaky ReLU (darknet's and face-api's tiny detector's "leaky", alpha 0.1):

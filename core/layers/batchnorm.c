@@ -30,33 +30,70 @@
 #include <math.h>
 
 #include "layers/reduce.h"
+#include "pool.h"
+
+/* Every function below walks channels independently: channel c's statistics, output and
+ * gradients are one thread's work, in the serial order, so the pool (core/pool.h) can take
+ * ranges of channels when the layer is large and the bits stay those of one thread. */
+typedef struct {
+    float *out, *mean, *rstd, *running_mean, *running_var, *dgamma, *dbeta;
+    const float *inp, *dout, *gamma, *beta, *rmean, *rvar, *cmean, *crstd;
+    int B, C, HW;
+    float momentum, eps;
+} bn_job;
+
+static double channel_bytes(int B, int HW, double passes) { return passes * sizeof(float) * (double)B * HW; }
+
+static void forward_train_channels(void *arg, size_t lo, size_t hi)
+{
+    const bn_job *j = arg;
+    const int B = j->B, C = j->C, HW = j->HW;
+    const size_t N = (size_t)B * HW;
+    for (size_t c = lo; c < hi; c++) {
+        double sum = 0.0;
+        for (int b = 0; b < B; b++) sum += ft_sum_f64(j->inp + ((size_t)b * C + c) * HW, (size_t)HW);
+        double m = sum / (double)N, sq = 0.0;
+        for (int b = 0; b < B; b++) sq += ft_sumsq_dev_f64(j->inp + ((size_t)b * C + c) * HW, (size_t)HW, m);
+        double var = sq / (double)N;
+        double rs = 1.0 / sqrt(var + (double)j->eps);
+        j->mean[c] = (float)m;
+        j->rstd[c] = (float)rs;
+        if (j->running_mean) j->running_mean[c] = (1.0f - j->momentum) * j->running_mean[c] + j->momentum * (float)m;
+        if (j->running_var) {
+            double unbiased = N > 1 ? sq / (double)(N - 1) : var;
+            j->running_var[c] = (1.0f - j->momentum) * j->running_var[c] + j->momentum * (float)unbiased;
+        }
+        const float scale = (float)rs * (j->gamma ? j->gamma[c] : 1.0f);
+        const float shift = (j->beta ? j->beta[c] : 0.0f) - (float)m * scale;
+        for (int b = 0; b < B; b++) {
+            const float *x = j->inp + ((size_t)b * C + c) * HW;
+            float *o = j->out + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) o[i] = x[i] * scale + shift;
+        }
+    }
+}
 
 void ft_batchnorm_forward_train(float *out, float *mean, float *rstd, float *running_mean,
                                 float *running_var, const float *inp, const float *gamma,
                                 const float *beta, int B, int C, int HW, float momentum,
                                 float eps)
 {
-    const size_t N = (size_t)B * HW;
-    for (int c = 0; c < C; c++) {
-        double sum = 0.0;
-        for (int b = 0; b < B; b++) sum += ft_sum_f64(inp + ((size_t)b * C + c) * HW, (size_t)HW);
-        double m = sum / (double)N, sq = 0.0;
-        for (int b = 0; b < B; b++) sq += ft_sumsq_dev_f64(inp + ((size_t)b * C + c) * HW, (size_t)HW, m);
-        double var = sq / (double)N;
-        double rs = 1.0 / sqrt(var + (double)eps);
-        mean[c] = (float)m;
-        rstd[c] = (float)rs;
-        if (running_mean)
-            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)m;
-        if (running_var) {
-            double unbiased = N > 1 ? sq / (double)(N - 1) : var;
-            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
-        }
-        const float scale = (float)rs * (gamma ? gamma[c] : 1.0f);
-        const float shift = (beta ? beta[c] : 0.0f) - (float)m * scale;
+    bn_job j = {.out = out, .mean = mean, .rstd = rstd, .running_mean = running_mean, .running_var = running_var,
+                .inp = inp, .gamma = gamma, .beta = beta, .B = B, .C = C, .HW = HW, .momentum = momentum, .eps = eps};
+    ft_pool_for((size_t)C, channel_bytes(B, HW, 4.0), forward_train_channels, &j);
+}
+
+static void forward_eval_channels(void *arg, size_t lo, size_t hi)
+{
+    const bn_job *j = arg;
+    const int B = j->B, C = j->C, HW = j->HW;
+    for (size_t c = lo; c < hi; c++) {
+        double rs = 1.0 / sqrt((double)j->rvar[c] + (double)j->eps);
+        const float scale = (float)rs * (j->gamma ? j->gamma[c] : 1.0f);
+        const float shift = (j->beta ? j->beta[c] : 0.0f) - j->rmean[c] * scale;
         for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * HW;
-            float *o = out + ((size_t)b * C + c) * HW;
+            const float *x = j->inp + ((size_t)b * C + c) * HW;
+            float *o = j->out + ((size_t)b * C + c) * HW;
             for (int i = 0; i < HW; i++) o[i] = x[i] * scale + shift;
         }
     }
@@ -66,14 +103,40 @@ void ft_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *running_mean,
                                const float *running_var, int B, int C, int HW, float eps)
 {
-    for (int c = 0; c < C; c++) {
-        double rs = 1.0 / sqrt((double)running_var[c] + (double)eps);
-        const float scale = (float)rs * (gamma ? gamma[c] : 1.0f);
-        const float shift = (beta ? beta[c] : 0.0f) - running_mean[c] * scale;
+    bn_job j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .rmean = running_mean, .rvar = running_var,
+                .B = B, .C = C, .HW = HW, .eps = eps};
+    ft_pool_for((size_t)C, channel_bytes(B, HW, 2.0), forward_eval_channels, &j);
+}
+
+/* Here out is dinp (may be NULL). */
+static void backward_channels(void *arg, size_t lo, size_t hi)
+{
+    const bn_job *j = arg;
+    const int B = j->B, C = j->C, HW = j->HW;
+    const double N = (double)B * HW;
+    for (size_t c = lo; c < hi; c++) {
+        const float m = j->cmean[c], rs = j->crstd[c];
+        double sum_g = 0.0, sum_gx = 0.0; /* sum dout, sum dout * xhat */
         for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * HW;
-            float *o = out + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) o[i] = x[i] * scale + shift;
+            const float *x = j->inp + ((size_t)b * C + c) * HW;
+            const float *g = j->dout + ((size_t)b * C + c) * HW;
+            sum_g += ft_sum_f64(g, (size_t)HW);
+            sum_gx += ft_dot_dev_f64(g, x, (size_t)HW, m);
+        }
+        sum_gx *= rs;
+        if (j->dbeta) j->dbeta[c] += (float)sum_g;
+        if (j->dgamma) j->dgamma[c] += (float)sum_gx;
+        if (!j->out) continue;
+        const float gm = j->gamma ? j->gamma[c] : 1.0f;
+        const float mean_g = (float)(sum_g / N) * gm, mean_gx = (float)(sum_gx / N) * gm;
+        for (int b = 0; b < B; b++) {
+            const float *x = j->inp + ((size_t)b * C + c) * HW;
+            const float *g = j->dout + ((size_t)b * C + c) * HW;
+            float *d = j->out + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                float xhat = (x[i] - m) * rs;
+                d[i] += rs * (g[i] * gm - mean_g - xhat * mean_gx);
+            }
         }
     }
 }
@@ -82,32 +145,9 @@ void ft_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int B, int C, int HW)
 {
-    const double N = (double)B * HW;
-    for (int c = 0; c < C; c++) {
-        const float m = mean[c], rs = rstd[c];
-        double sum_g = 0.0, sum_gx = 0.0; /* sum dout, sum dout * xhat */
-        for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * HW;
-            const float *g = dout + ((size_t)b * C + c) * HW;
-            sum_g += ft_sum_f64(g, (size_t)HW);
-            sum_gx += ft_dot_dev_f64(g, x, (size_t)HW, m);
-        }
-        sum_gx *= rs;
-        if (dbeta) dbeta[c] += (float)sum_g;
-        if (dgamma) dgamma[c] += (float)sum_gx;
-        if (!dinp) continue;
-        const float gm = gamma ? gamma[c] : 1.0f;
-        const float mean_g = (float)(sum_g / N) * gm, mean_gx = (float)(sum_gx / N) * gm;
-        for (int b = 0; b < B; b++) {
-            const float *x = inp + ((size_t)b * C + c) * HW;
-            const float *g = dout + ((size_t)b * C + c) * HW;
-            float *d = dinp + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                float xhat = (x[i] - m) * rs;
-                d[i] += rs * (g[i] * gm - mean_g - xhat * mean_gx);
-            }
-        }
-    }
+    bn_job j = {.out = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout, .gamma = gamma,
+                .cmean = mean, .crstd = rstd, .B = B, .C = C, .HW = HW};
+    ft_pool_for((size_t)C, channel_bytes(B, HW, dinp ? 5.0 : 2.0), backward_channels, &j);
 }
 
 /* ---- per-channel scale and bias: out = inp * scale[c] + bias[c] ---- */

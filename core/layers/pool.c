@@ -11,6 +11,10 @@
  * made only of padding cannot occur when pad <= K/2 (PyTorch's rule); should
  * it, the output is 0 and no gradient flows.
  *
+ * The 2x2 stride-2 unpadded window (every encoder here) has an unrolled path with the same
+ * rule, and the B*C planes are split across the library's pool when the layer is large
+ * (core/pool.h: each plane is one thread's, so the bits do not depend on the thread count).
+ *
  * Average pool counts padding cells as zeros and always divides by K*K
  * (count_include_pad=True, PyTorch's default): with floor output sizes a
  * window never reaches beyond the padding, so K*K is also PyTorch's divisor.
@@ -20,6 +24,7 @@
 #include <math.h>
 
 #include "layers/reduce.h"
+#include "pool.h"
 
 static int pool_out(int in, int k, int stride, int pad, int pad_extra)
 {
@@ -67,13 +72,50 @@ static long argmax_window(const float *plane, int W, window w)
     return best;
 }
 
-void ft_maxpool_forward(float *out, const float *inp, const ft_pool_shape *s)
+/* The common 2x2 stride-2 unpadded window, the same first-maximum rule unrolled: o = the
+ * winner's value, returns the winner's offset (0: (0,0), 1: (0,1), W: (1,0), W+1: (1,1)). */
+static inline size_t argmax_2x2(const float *r0, const float *r1, size_t W, float *o)
 {
+    size_t at = 0;
+    float m = r0[0];
+    if (!isnan(m)) {
+        if (r0[1] > m || isnan(r0[1])) m = r0[1], at = 1;
+        if (!isnan(m) && (r1[0] > m || isnan(r1[0]))) m = r1[0], at = W;
+        if (!isnan(m) && (r1[1] > m || isnan(r1[1]))) m = r1[1], at = W + 1;
+    }
+    *o = m;
+    return at;
+}
+
+static int is_2x2(const ft_pool_shape *s)
+{
+    return s->K == 2 && s->stride == 2 && s->pad == 0 && s->pad_extra == 0;
+}
+
+/* The planes [lo, hi) of the B*C, each independent: the pool's threads take ranges of them
+ * (ft_pool_for, core/pool.h) when the layer is large. */
+typedef struct {
+    float *out;
+    const float *inp, *dout;
+    const ft_pool_shape *s;
+} pool_job;
+
+static void maxpool_forward_planes(void *arg, size_t lo, size_t hi)
+{
+    const pool_job *j = arg;
+    const ft_pool_shape *s = j->s;
     const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
     const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
-    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
-        const float *plane = inp + bc * HW;
-        float *o = out + bc * P;
+    for (size_t bc = lo; bc < hi; bc++) {
+        const float *plane = j->inp + bc * HW;
+        float *o = j->out + bc * P;
+        if (is_2x2(s)) {
+            for (int oy = 0; oy < OH; oy++) {
+                const float *r0 = plane + (size_t)(2 * oy) * s->W, *r1 = r0 + s->W;
+                for (int ox = 0; ox < OW; ox++) argmax_2x2(r0 + 2 * ox, r1 + 2 * ox, (size_t)s->W, &o[(size_t)oy * OW + ox]);
+            }
+            continue;
+        }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
                 long i = argmax_window(plane, s->W, clip_window(s, oy, ox));
@@ -82,21 +124,53 @@ void ft_maxpool_forward(float *out, const float *inp, const ft_pool_shape *s)
     }
 }
 
-void ft_maxpool_backward(float *dinp, const float *dout, const float *inp, const ft_pool_shape *s)
+/* Here out is dinp. */
+static void maxpool_backward_planes(void *arg, size_t lo, size_t hi)
 {
-    if (!dinp) return;
+    const pool_job *j = arg;
+    const ft_pool_shape *s = j->s;
     const int OH = ft_pool_out_h(s), OW = ft_pool_out_w(s);
     const size_t HW = (size_t)s->H * s->W, P = (size_t)OH * OW;
-    for (size_t bc = 0; bc < (size_t)s->B * s->C; bc++) {
-        const float *plane = inp + bc * HW;
-        const float *g = dout + bc * P;
-        float *d = dinp + bc * HW;
+    for (size_t bc = lo; bc < hi; bc++) {
+        const float *plane = j->inp + bc * HW;
+        const float *g = j->dout + bc * P;
+        float *d = j->out + bc * HW;
+        if (is_2x2(s)) {
+            for (int oy = 0; oy < OH; oy++) {
+                const size_t row = (size_t)(2 * oy) * s->W;
+                for (int ox = 0; ox < OW; ox++) {
+                    float m;
+                    size_t at = argmax_2x2(plane + row + 2 * ox, plane + row + s->W + 2 * ox, (size_t)s->W, &m);
+                    d[row + 2 * ox + at] += g[(size_t)oy * OW + ox];
+                }
+            }
+            continue;
+        }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
                 long i = argmax_window(plane, s->W, clip_window(s, oy, ox));
                 if (i >= 0) d[i] += g[(size_t)oy * OW + ox];
             }
     }
+}
+
+static double plane_bytes(const ft_pool_shape *s, int grads)
+{
+    const double in = (double)s->H * s->W, out = (double)ft_pool_out_h(s) * ft_pool_out_w(s);
+    return sizeof(float) * (grads ? 2.0 * in + out : in + out);
+}
+
+void ft_maxpool_forward(float *out, const float *inp, const ft_pool_shape *s)
+{
+    pool_job j = {out, inp, NULL, s};
+    ft_pool_for((size_t)s->B * s->C, plane_bytes(s, 0), maxpool_forward_planes, &j);
+}
+
+void ft_maxpool_backward(float *dinp, const float *dout, const float *inp, const ft_pool_shape *s)
+{
+    if (!dinp) return;
+    pool_job j = {dinp, inp, dout, s};
+    ft_pool_for((size_t)s->B * s->C, plane_bytes(s, 1), maxpool_backward_planes, &j);
 }
 
 void ft_avgpool_forward(float *out, const float *inp, const ft_pool_shape *s)

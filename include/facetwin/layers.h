@@ -51,6 +51,9 @@ void ft_dense_backward(float *dinp, float *dweight, float *dbias, const float *d
  * backward uses out (>0 where the gradient passes). */
 void ft_relu_forward(float *out, const float *inp, size_t n);
 void ft_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+/* The gradient of an in-place ReLU: dout (the producer's gradient buffer) set to 0 where
+ * out <= 0 (or NaN). */
+void ft_relu_backward_inplace(float *dout, const float *out, size_t n);
 
 /* ---- relu6: out = min(max(inp, 0), 6) (tf.clipByValue(x, 0, 6)); out may alias inp.
  * backward passes dout where 0 < out < 6. */

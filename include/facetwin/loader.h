@@ -50,8 +50,10 @@ typedef struct {
     int shift;         /* translate by uniform integers in [-shift, shift] on each axis (edge pixels replicated) */
     float brightness;  /* add uniform [-b, b] (in pixel/255 units, i.e. b/std[c] after normalisation) */
     float contrast;    /* scale deviations from the image's per-channel mean by uniform [1-c, 1+c] */
-    float zoom;        /* scale about the centre by uniform [1-z, 1+z] (bilinear; with the shift, one resample) */
+    float zoom;        /* scale about the centre by uniform [1-z, 1+z] (bilinear; with the shift, one resample);
+                          at most FT_AUG_MAX_ZOOM */
 } ft_augment;
+#define FT_AUG_MAX_ZOOM 0.5f /* zoom factors stay within [0.5, 1.5] */
 
 typedef struct {
     const float *x;            /* (n, C, H, W) encoder input */

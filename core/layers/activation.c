@@ -8,6 +8,7 @@
  */
 #include "facetwin/layers.h"
 
+#include "layers/reduce.h"
 #include "pool.h"
 
 /* ReLU's loops are split across the library's pool when large (core/pool.h): each element is
@@ -17,7 +18,7 @@ typedef struct {
     const float *inp, *dout;
 } relu_job;
 
-static void relu_forward_range(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void relu_forward_range(void *arg, size_t lo, size_t hi)
 {
     const relu_job *j = arg;
     for (size_t i = lo; i < hi; i++) j->out[i] = j->inp[i] < 0.0f ? 0.0f : j->inp[i];
@@ -30,7 +31,7 @@ void ft_relu_forward(float *out, const float *inp, size_t n)
 }
 
 /* out is dinp, inp the forward's output */
-static void relu_backward_range(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void relu_backward_range(void *arg, size_t lo, size_t hi)
 {
     const relu_job *j = arg;
     for (size_t i = lo; i < hi; i++) j->out[i] += j->inp[i] > 0.0f ? j->dout[i] : 0.0f;
@@ -44,11 +45,10 @@ void ft_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 }
 
 /* out is the gradient, masked in place; inp the forward's output */
-static void relu_mask_range(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void relu_mask_range(void *arg, size_t lo, size_t hi)
 {
     const relu_job *j = arg;
-    for (size_t i = lo; i < hi; i++)
-        if (!(j->inp[i] > 0.0f)) j->out[i] = 0.0f;
+    for (size_t i = lo; i < hi; i++) j->out[i] = j->inp[i] > 0.0f ? j->out[i] : 0.0f;
 }
 
 void ft_relu_backward_inplace(float *dout, const float *out, size_t n)

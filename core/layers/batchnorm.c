@@ -44,7 +44,7 @@ typedef struct {
 
 static double channel_bytes(int B, int HW, double passes) { return passes * sizeof(float) * (double)B * HW; }
 
-static void forward_train_channels(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void forward_train_channels(void *arg, size_t lo, size_t hi)
 {
     const bn_job *j = arg;
     const int B = j->B, C = j->C, HW = j->HW;
@@ -83,7 +83,7 @@ void ft_batchnorm_forward_train(float *out, float *mean, float *rstd, float *run
     ft_pool_for((size_t)C, channel_bytes(B, HW, 4.0), forward_train_channels, &j);
 }
 
-static void forward_eval_channels(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void forward_eval_channels(void *arg, size_t lo, size_t hi)
 {
     const bn_job *j = arg;
     const int B = j->B, C = j->C, HW = j->HW;
@@ -109,7 +109,7 @@ void ft_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 }
 
 /* Here out is dinp (may be NULL). */
-static void backward_channels(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void backward_channels(void *arg, size_t lo, size_t hi)
 {
     const bn_job *j = arg;
     const int B = j->B, C = j->C, HW = j->HW;

@@ -72,20 +72,16 @@ static long argmax_window(const float *plane, int W, window w)
     return best;
 }
 
-/* The common 2x2 stride-2 unpadded window, the same first-maximum rule unrolled: o = the
- * winner's value, returns the winner's offset (0: (0,0), 1: (0,1), W: (1,0), W+1: (1,1)). */
-static inline size_t argmax_2x2(const float *r0, const float *r1, size_t W, float *o)
-{
-    size_t at = 0;
-    float m = r0[0];
-    if (!isnan(m)) {
-        if (r0[1] > m || isnan(r0[1])) m = r0[1], at = 1;
-        if (!isnan(m) && (r1[0] > m || isnan(r1[0]))) m = r1[0], at = W;
-        if (!isnan(m) && (r1[1] > m || isnan(r1[1]))) m = r1[1], at = W + 1;
-    }
-    *o = m;
-    return at;
-}
+/* The common 2x2 stride-2 unpadded window, the same first-maximum rule without branches (so the
+ * loops over a row vectorise): pick keeps a unless b is larger or NaN, and once a NaN is kept
+ * nothing replaces it but another NaN — the value is NaN if any cell is, else the maximum, and
+ * the first such cell in row-major order is the winner. */
+static inline float pick(float a, float b) { return (b > a || b != b) ? b : a; }
+
+/* The same winner as a mask per cell, from the window's value m (pick's result): the first cell
+ * equal to m — or, when m is NaN, the first NaN — so the backward loop writes all four cells
+ * with selects and vectorises. */
+static inline int same_cell(float x, float m) { return m != m ? x != x : x == m; }
 
 static int is_2x2(const ft_pool_shape *s)
 {
@@ -100,7 +96,7 @@ typedef struct {
     const ft_pool_shape *s;
 } pool_job;
 
-static void maxpool_forward_planes(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void maxpool_forward_planes(void *arg, size_t lo, size_t hi)
 {
     const pool_job *j = arg;
     const ft_pool_shape *s = j->s;
@@ -112,7 +108,9 @@ static void maxpool_forward_planes(void *arg, size_t lo, size_t hi)
         if (is_2x2(s)) {
             for (int oy = 0; oy < OH; oy++) {
                 const float *r0 = plane + (size_t)(2 * oy) * s->W, *r1 = r0 + s->W;
-                for (int ox = 0; ox < OW; ox++) argmax_2x2(r0 + 2 * ox, r1 + 2 * ox, (size_t)s->W, &o[(size_t)oy * OW + ox]);
+                float *orow = o + (size_t)oy * OW;
+                for (int ox = 0; ox < OW; ox++)
+                    orow[ox] = pick(pick(pick(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
             }
             continue;
         }
@@ -125,7 +123,7 @@ static void maxpool_forward_planes(void *arg, size_t lo, size_t hi)
 }
 
 /* Here out is dinp. */
-static void maxpool_backward_planes(void *arg, size_t lo, size_t hi)
+FT_SIMD_CLONES static void maxpool_backward_planes(void *arg, size_t lo, size_t hi)
 {
     const pool_job *j = arg;
     const ft_pool_shape *s = j->s;
@@ -137,11 +135,18 @@ static void maxpool_backward_planes(void *arg, size_t lo, size_t hi)
         float *d = j->out + bc * HW;
         if (is_2x2(s)) {
             for (int oy = 0; oy < OH; oy++) {
-                const size_t row = (size_t)(2 * oy) * s->W;
+                const float *r0 = plane + (size_t)(2 * oy) * s->W, *r1 = r0 + s->W;
+                float *d0 = d + (size_t)(2 * oy) * s->W, *d1 = d0 + s->W;
+                const float *grow = g + (size_t)oy * OW;
                 for (int ox = 0; ox < OW; ox++) {
-                    float m;
-                    size_t at = argmax_2x2(plane + row + 2 * ox, plane + row + s->W + 2 * ox, (size_t)s->W, &m);
-                    d[row + 2 * ox + at] += g[(size_t)oy * OW + ox];
+                    const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1];
+                    const float m = pick(pick(pick(a, b), c), e), gv = grow[ox];
+                    const int ka = same_cell(a, m), kb = !ka && same_cell(b, m);
+                    const int kc = !ka && !kb && same_cell(c, m), ke = !ka && !kb && !kc;
+                    d0[2 * ox] += ka ? gv : 0.0f;
+                    d0[2 * ox + 1] += kb ? gv : 0.0f;
+                    d1[2 * ox] += kc ? gv : 0.0f;
+                    d1[2 * ox + 1] += ke ? gv : 0.0f;
                 }
             }
             continue;

@@ -15,6 +15,17 @@
 
 #define FT_REDUCE_LANES 8
 
+/* FT_SIMD_CLONES on a hot loop of the memory-bound layers: GCC compiles it twice, for AVX2 and
+ * for the baseline x86-64 the library is built for, and picks one at load time (an ifunc), so
+ * one binary runs anywhere and uses 256-bit vectors where the CPU has them. The arithmetic is the
+ * same in both (no FMA contraction: "avx2" does not enable FMA; the reductions above fix their
+ * order), so the bits do not depend on which clone ran. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FT_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FT_SIMD_CLONES
+#endif
+
 /* sum_i x[i] */
 static inline float ft_sum_f32(const float *x, size_t n)
 {

@@ -70,13 +70,23 @@
  * row high, so a direct loop accumulates w[ky,kx] * shifted input rows into
  * output rows (vectorisable at stride 1) and needs no workspace.
  *
- * Performance (2 threads, batch 256, 64 -> 32 3x3 on 26x26): the GEMMs run
- * near sgemm speed; what is left is im2col writing a 9x copy of the input
- * that the other core's BLAS thread has just read (cache-line ownership moves
- * between cores). Chunk sizes from 4 to 64 images change little. Computing
- * the conv as KH*KW GEMMs over shifted views of one padded input (no 9x
- * copy) was tried and was slower overall: its backward GEMMs are thin
- * (OC x C outputs over a long inner dimension) and run at half speed.
+ * A batch of several images with ft_set_threads(n > 1) is split by whole images instead
+ * (par_batch_*): each of the n parts runs the serial chunk loop above on its own images with
+ * its own slice of the workspace and single-threaded GEMMs, so an image's im2col, GEMMs and
+ * col2im stay on one core. Before, OpenBLAS's own threads split each chunk's GEMMs, and the
+ * 9x copy that im2col had just written on one core was read by the other core's BLAS thread
+ * (cache lines changing owner), while im2col, the scatter and col2im ran on one core: at
+ * batch 256 the 64 -> 32 3x3 conv of seed-mnist ran at 66 (forward) and 82 (backward)
+ * GFLOP/s, and at ~140 and ~135 split by images (bench/run_core.sh). The weight gradient is
+ * the only shared output: parts 1..n-1 write partials at the front of the workspace, added in
+ * part order. Computing the conv as KH*KW GEMMs over shifted views of one padded input (no
+ * 9x copy) was tried and was slower overall: its backward GEMMs are thin (OC x C outputs over
+ * a long inner dimension) and run at half speed.
+ *
+ * The one-image split keeps a static assignment (thread t always takes the same rows or
+ * channels): taking pieces from a counter, so that a faster thread takes more, was measured
+ * slower on the face encoder (87-102 against 101-110 images/s, 1 to 4 pieces per thread) — a
+ * thread then works on rows the other core wrote in the layer before.
  */
 #include "layers/conv2d.h"
 #include "layers/reduce.h"

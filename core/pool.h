@@ -1,14 +1,17 @@
 /* pool.h — the library's own fork-join worker pool (core/pool.c), internal.
  *
- * Used by layers whose one-image work is too small for OpenBLAS to split well (the batch-1
- * convolutions of inference): the layer cuts its work into T parts and ft_pool_run runs
- * part t on thread t, the caller being thread 0.
+ * Used by the layers: a batch-1 convolution (too small for OpenBLAS to split well) cut into
+ * row or channel parts, a batch's convolution cut into runs of whole images (each part's
+ * im2col and GEMMs on one core), and the memory-bound layers' loops (ft_pool_for). The layer
+ * cuts its work into T parts and ft_pool_run runs part t on thread t, the caller being thread
+ * 0. A part must never start a run itself (ft_pool_run or ft_pool_for): the pool serves one
+ * run at a time, so that would wait for itself.
  *
  * Process-wide, like OpenBLAS's own threads: T is the count ft_set_threads set (an explicit
  * n > 1; never before ft_set_threads is called, never when it set 1 — facetwind's workers),
  * and the worker threads are created lazily, under a mutex, on the first run that needs them,
  * then live for the process. One run at a time uses them: a run started while another thread's
- * run holds the pool waits for it (runs are short: one layer of one image). A result depends
+ * run holds the pool waits for it (runs are short: one layer). A result depends
  * on T only, never on which thread ran a part or on contention.
  *
  * While a run holds the pool OpenBLAS is at one thread, so each part's GEMMs run single-threaded

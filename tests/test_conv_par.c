@@ -19,7 +19,8 @@
  * The memory-bound layers between convolutions (max pool, batch norm in training and inference,
  * ReLU and its in-place gradient) split planes, channels or elements across the pool when
  * large (ft_pool_for): each item is one thread's, so their outputs must be the same bits with
- * 1, 2 and 3 threads.
+ * 1, 2 and 3 threads. A one-image dense layer with large weights splits its sgemv by rows: the
+ * same tolerance against one thread, the same bits on repeat.
  */
 #include "ft_test.h"
 
@@ -189,6 +190,7 @@ static void batch_run(const ft_conv2d_shape *s, ft_conv2d_plan p, const float *i
     free(ws);
 }
 
+/* s names the conv shape in the message, or NULL */
 static void assert_close(const float *got, const float *ref, size_t n, const char *what, const ft_conv2d_shape *s)
 {
     double worst = 0.0;
@@ -196,6 +198,7 @@ static void assert_close(const float *got, const float *ref, size_t n, const cha
         double e = fabs((double)got[i] - ref[i]) / fmax(1.0, fabs((double)ref[i]));
         if (e > worst) worst = e;
     }
+    if (worst > PAR_REL_TOL && !s) fail_msg("%s: max rel diff %.3g", what, worst);
     if (worst > PAR_REL_TOL)
         fail_msg("batch %d C%d %dx%d OC%d k%d s%d g%d: %s max rel diff %.3g", s->B, s->C, s->H, s->W, s->OC, s->KH,
                  s->stride, s->groups, what, worst);
@@ -324,12 +327,36 @@ static void test_elementwise_split_same_bits(void **state)
     free(x), free(g), free(gamma), free(beta);
 }
 
+/* ---- the one-image dense layer: its sgemv split by rows across the pool ---- */
+
+static void test_dense_gemv_split(void **state)
+{
+    (void)state;
+    enum { IN = 4096, OUT = 130 }; /* 2.1 MB of weights: above the split's threshold; 130 rows: uneven parts */
+    ft_rng rng = ft_rng_derive(9, 4);
+    float *x = falloc(IN), *w = falloc((size_t)IN * OUT), *b = falloc(OUT), *ref = falloc(OUT), *got = falloc(OUT),
+          *again = falloc(OUT);
+    fill(x, IN, &rng), fill(w, (size_t)IN * OUT, &rng), fill(b, OUT, &rng);
+    ft_set_threads(1);
+    ft_dense_forward(ref, x, w, b, 1, IN, OUT);
+    for (int T = 2; T <= 3; T++) {
+        ft_set_threads(T);
+        ft_dense_forward(got, x, w, b, 1, IN, OUT);
+        ft_dense_forward(again, x, w, b, 1, IN, OUT);
+        assert_close(got, ref, OUT, "one-image dense 4096 -> 130", NULL);
+        assert_memory_equal(got, again, OUT * sizeof(float));
+    }
+    ft_set_threads(1);
+    free(x), free(w), free(b), free(ref), free(got), free(again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_matches_serial),
         cmocka_unit_test(test_batch_matches_serial),
         cmocka_unit_test(test_elementwise_split_same_bits),
+        cmocka_unit_test(test_dense_gemv_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,30 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "pool.h"
+
+/* A one-image forward streams all of W once; with the pool on (ft_set_threads(n > 1)) and W
+ * large, the n threads each stream their own block of rows (out rows [OUT*t/T, OUT*(t+1)/T)),
+ * so the weights come through both cores' caches at once. Each row's dot product is the same
+ * sgemv work whichever part runs it. */
+#define FT_DENSE_PAR_MIN_ROWS 8
+#define FT_DENSE_PAR_MIN_BYTES ((double)(1 << 20))
+
+typedef struct {
+    float *out;
+    const float *inp, *weight;
+    int IN, OUT;
+} dense_gemv;
+
+static void gemv_rows(void *arg, int t, int T)
+{
+    const dense_gemv *g = arg;
+    const int r0 = (int)((long long)g->OUT * t / T), r1 = (int)((long long)g->OUT * (t + 1) / T);
+    if (r1 > r0)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, r1 - r0, g->IN, 1.0f, g->weight + (size_t)r0 * g->IN, g->IN, g->inp, 1,
+                    1.0f, g->out + r0, 1);
+}
+
 void ft_dense_forward(float *out, const float *inp, const float *weight, const float *bias,
                       int B, int IN, int OUT)
 {
@@ -30,9 +54,14 @@ void ft_dense_forward(float *out, const float *inp, const float *weight, const f
         if (bias) memcpy(o, bias, (size_t)OUT * sizeof(float));
         else memset(o, 0, (size_t)OUT * sizeof(float));
     }
-    if (B == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, OUT, IN, 1.0f, weight, IN, inp, 1, 1.0f, out, 1);
-    else
+    if (B == 1) {
+        dense_gemv gv = {out, inp, weight, IN, OUT};
+        const int T = ft_pool_threads();
+        if (T > 1 && OUT >= T * FT_DENSE_PAR_MIN_ROWS && (double)OUT * IN * sizeof(float) >= FT_DENSE_PAR_MIN_BYTES)
+            ft_pool_run(T, gemv_rows, &gv);
+        else
+            gemv_rows(&gv, 0, 1);
+    } else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, inp, IN, weight, IN,
                     1.0f, out, OUT);
 }

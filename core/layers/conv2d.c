@@ -596,45 +596,51 @@ typedef struct {
     size_t wsz;
 } par_batch;
 
-/* Parts 0..T-1 cut the batch into whole images; part t's chunks of nbt images use its slice. */
-static void batch_part(const par_batch *j, int t, int T, int *lo, int *hi, float **col, float **mat)
+/* Part t of T: images [lo, hi) of the batch, in chunks of nbt images through its own col and
+ * mat (its slice of the workspace); in_img / out_img floats per input / output image. */
+typedef struct {
+    int lo, hi;
+    float *col, *mat;
+    size_t in_img, out_img;
+} batch_slice;
+
+static batch_slice batch_part(const par_batch *j, int t, int T)
 {
-    part_range(j->s->B, t, T, lo, hi);
-    *col = j->parts + (size_t)t * j->slice;
-    *mat = *col + (size_t)j->nbt * j->s->C * taps(j->s) * ft_conv2d_out_h(j->s) * ft_conv2d_out_w(j->s);
+    const ft_conv2d_shape *s = j->s;
+    const size_t P = (size_t)ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
+    batch_slice v;
+    part_range(s->B, t, T, &v.lo, &v.hi);
+    v.col = j->parts + (size_t)t * j->slice;
+    v.mat = v.col + (size_t)j->nbt * s->C * taps(s) * P;
+    v.in_img = (size_t)s->C * s->H * s->W;
+    v.out_img = (size_t)s->OC * P;
+    return v;
 }
 
 static void par_batch_forward(void *arg, int t, int T)
 {
     const par_batch *j = arg;
-    const ft_conv2d_shape *s = j->s;
-    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
-    int lo, hi;
-    float *col, *mat;
-    batch_part(j, t, T, &lo, &hi, &col, &mat);
-    for (int b = lo; b < hi; b += j->nbt) {
-        const int n = hi - b < j->nbt ? hi - b : j->nbt;
-        forward_chunk(j->out + (size_t)b * out_img, j->inp + (size_t)b * in_img, j->weight, j->bias, s, col, mat, n, 1);
+    const batch_slice v = batch_part(j, t, T);
+    for (int b = v.lo; b < v.hi; b += j->nbt) {
+        const int n = v.hi - b < j->nbt ? v.hi - b : j->nbt;
+        forward_chunk(j->out + (size_t)b * v.out_img, j->inp + (size_t)b * v.in_img, j->weight, j->bias, j->s, v.col,
+                      v.mat, n, 1);
     }
 }
 
 static void par_batch_backward(void *arg, int t, int T)
 {
     const par_batch *j = arg;
-    const ft_conv2d_shape *s = j->s;
-    const size_t in_img = (size_t)s->C * s->H * s->W, out_img = (size_t)s->OC * ft_conv2d_out_h(s) * ft_conv2d_out_w(s);
-    int lo, hi;
-    float *col, *mat;
-    batch_part(j, t, T, &lo, &hi, &col, &mat);
+    const batch_slice v = batch_part(j, t, T);
     float *dw = j->dweight;
     if (dw && t > 0) {
         dw = j->partial + (size_t)(t - 1) * j->wsz;
         memset(dw, 0, j->wsz * sizeof(float));
     }
-    for (int b = lo; b < hi; b += j->nbt) {
-        const int n = hi - b < j->nbt ? hi - b : j->nbt;
-        backward_chunk(j->dinp ? j->dinp + (size_t)b * in_img : NULL, dw, j->dout + (size_t)b * out_img,
-                       j->inp + (size_t)b * in_img, j->weight, s, col, mat, n);
+    for (int b = v.lo; b < v.hi; b += j->nbt) {
+        const int n = v.hi - b < j->nbt ? v.hi - b : j->nbt;
+        backward_chunk(j->dinp ? j->dinp + (size_t)b * v.in_img : NULL, dw, j->dout + (size_t)b * v.out_img,
+                       j->inp + (size_t)b * v.in_img, j->weight, j->s, v.col, v.mat, n);
     }
 }
 

@@ -21,15 +21,11 @@ GEN=${FT_PHOTO_CASES:?FT_PHOTO_CASES must point at the photo_cases helper}
 [ -f "$MODEL" ] || { echo "SKIP: no imported face-api pipeline $MODEL (run deploy/fetch-face-api.sh)"; exit 77; }
 [ -d "$PHOTOS/people" ] || { echo "SKIP: dataset $PHOTOS not found (set FT_SHARED_DIR)"; exit 77; }
 PY=/usr/bin/python3
-HUGE_TOL=0.10      # 40 MP: box centre within 10% of the expected width, width within 10%
-RSS_SHOWS_KB=20000 # the accepted 40 MP photo's run must peak this far above a missing file's
 THRESHOLD=0.6
 C=$TMP/cases; mkdir -p "$C"
 OBAMA=$PHOTOS/people/obama/obama.jpg
 
-if "$GEN" "$PHOTOS" "$C" > "$C/manifest" 2>"$TMP/gen.err"; then ok "photo_cases wrote $(wc -l < "$C/manifest") cases"
-else bad "photo_cases: $(cat "$TMP/gen.err")"; finish; exit 1; fi
-mf() { grep "^$1 " "$C/manifest" | tr ' ' '\n' | sed -n "s/^$2=//p"; } # mf NAME KEY: a manifest value
+gen_cases || { finish; exit 1; }
 
 # facts EMBED_JSON [REF_JSON]: "file faces dist x y w h" per embedding; dist against REF_JSON's
 # first embedding (default: this file's first)
@@ -94,17 +90,12 @@ for v in obama_partial_face.jpg cut25.jpg cut50.jpg; do
 done
 
 # --- 40 MP: exactly the cap is decoded; the face found on the downscaled copy, box in its pixels
-scale=$(mf huge.jpg scale); dx=$(mf huge.jpg dx)
 r_huge=$(run_rss "$TMP/huge" "$FT" embed --model "$MODEL" --json "$C/huge.jpg")
 if [ "$(cat "$TMP/huge.rc")" = 0 ]; then
   read -r _ n d x y w h < <(facts "$TMP/huge.out" "$TMP/variants.json")
   if [ "$n" = 1 ] && fcmp "$d < $DIST_MAX"; then ok "huge.jpg (8000x5000, 40 MP): 1 face, distance to the original $d"
   else bad "huge.jpg: faces $n, distance $d"; fi
-  ex=$(awk "BEGIN { print ($ox + $ow / 2) * $scale + $dx }"); ey=$(awk "BEGIN { print ($oy + $oh / 2) * $scale }")
-  ew=$(awk "BEGIN { print $ow * $scale }")
-  if fcmp "(($x + $w / 2 - $ex)^2 + ($y + $h / 2 - $ey)^2) < ($HUGE_TOL * $ew)^2 && ($w / $ew - 1)^2 < $HUGE_TOL^2"; then
-    ok "huge.jpg: box ($x, $y) ${w}x$h in the 40 MP pixels (expected centre ($ex, $ey), width $ew)"
-  else bad "huge.jpg: box ($x, $y) ${w}x$h, expected centre ($ex, $ey), width $ew"; fi
+  check_huge_box "$x" "$y" "$w" "$h"
 else bad "huge.jpg: $(cat "$TMP/huge.err")"; fi
 
 # --- one pixel column over the cap: refused from the header, before any pixel exists: the run's

@@ -21,14 +21,10 @@ PHOTOS=$SHARED/datasets/photos
 GEN=${FT_PHOTO_CASES:?FT_PHOTO_CASES must point at the photo_cases helper}
 [ -f "$FIXTURE/faceapi.ftw" ] || { echo "SKIP: no imported face-api pipeline (run deploy/fetch-face-api.sh)"; exit 77; }
 [ -d "$PHOTOS/people" ] || { echo "SKIP: dataset $PHOTOS not found"; exit 77; }
-HUGE_TOL=0.10          # 40 MP box: centre within 10% of the expected width, width within 10%
-RSS_SHOWS_KB=20000     # the accepted 40 MP photo must raise the daemon's peak RSS this far
 C=$TMP/cases; mkdir -p "$C"
 OBAMA=$PHOTOS/people/obama/obama.jpg
 
-if "$GEN" "$PHOTOS" "$C" > "$C/manifest" 2>"$TMP/gen.err"; then ok "photo_cases wrote $(wc -l < "$C/manifest") cases"
-else bad "photo_cases: $(cat "$TMP/gen.err")"; finish; exit 1; fi
-mf() { grep "^$1 " "$C/manifest" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+gen_cases || { finish; exit 1; }
 # facts [REPLY]: "faces dist x y w h" of an /v1/embed reply (default: the last one), dist against
 # $TMP/ref.json's embedding
 facts() {
@@ -86,15 +82,10 @@ for f in "$PHOTOS/probes/obama_partial_face.jpg" "$C/cut25.jpg" "$C/cut50.jpg"; 
 done
 
 # --- the 40 MP reply: the face found on the downscaled copy, its box in the 40 MP pixels
-scale=$(mf huge.jpg scale); dx=$(mf huge.jpg dx)
 if [ "$HUGE_STATUS" = 200 ]; then
   read -r n d x y w h < <(facts "$TMP/huge.json")
   [ "$n" = 1 ] && fcmp "$d < $DIST_MAX" && ok "huge.jpg (8000x5000 = max_pixels): 200, 1 face, distance $d" || bad "huge.jpg: faces $n, distance $d"
-  ex=$(awk "BEGIN { print ($ox + $ow / 2) * $scale + $dx }"); ey=$(awk "BEGIN { print ($oy + $oh / 2) * $scale }")
-  ew=$(awk "BEGIN { print $ow * $scale }")
-  if fcmp "(($x + $w / 2 - $ex)^2 + ($y + $h / 2 - $ey)^2) < ($HUGE_TOL * $ew)^2 && ($w / $ew - 1)^2 < $HUGE_TOL^2"; then
-    ok "huge.jpg: box ($x, $y) ${w}x$h in the 40 MP pixels (expected centre ($ex, $ey), width $ew)"
-  else bad "huge.jpg: box ($x, $y) ${w}x$h, expected centre ($ex, $ey), width $ew"; fi
+  check_huge_box "$x" "$y" "$w" "$h"
 else bad "huge.jpg: $HUGE_STATUS $(head -c 300 "$TMP/huge.json")"; fi
 
 # --- no face

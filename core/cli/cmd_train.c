@@ -165,7 +165,7 @@ int cmd_train(int argc, char **argv)
     long per_id = 4;
     int keras = 0, pairs_batch = -1, notest = 0, json = 0, quiet = 0, c, opt_given = 0;
     const char *backbone = NULL;
-    int freeze = 0, photo_given = 0, shift_given = 0, cache_given = 0;
+    int freeze = 0, photo_given = 0;
     ft_features_opts fopts;
     ft_features_opts_defaults(&fopts);
     cli_face_args fa = {0};
@@ -225,9 +225,9 @@ int cmd_train(int argc, char **argv)
             else if (!strcmp(optarg, "off")) fa.augment = 0;
             else return cli_usage("train", "--augment must be 'on' or 'off' (got '%s')", optarg);
             break;
-        case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift), shift_given = 1; break;
-        case O_ZOOM: bad = cli_float("train", "--zoom", optarg, 0, FT_AUG_MAX_ZOOM, &fa.zoom), shift_given = 1; break;
-        case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb), cache_given = 1; break;
+        case O_SHIFT: bad = cli_int("train", "--shift", optarg, 0, 1024, &fa.shift); break;
+        case O_ZOOM: bad = cli_float("train", "--zoom", optarg, 0, FT_AUG_MAX_ZOOM, &fa.zoom); break;
+        case O_CACHE: bad = cli_int("train", "--cache-mb", optarg, 0, 1L << 20, &fa.cache_mb); break;
         case O_CALIBF: bad = cli_int("train", "--calib-folds", optarg, 0, 100, &fa.calib_folds); break;
         case O_MAXPOS: bad = cli_int("train", "--max-pos", optarg, 1, 100000000, &fa.max_pos); break;
         case O_SEED: bad = cli_int("train", "--seed", optarg, 0, 0x7fffffffL, &seed); break;
@@ -255,7 +255,7 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train", "--canvas, --detector, --face, --rotate, --no-detect, --require-single and --no-face "
                                   "apply to --backbone only");
     if (backbone && !faces) return cli_usage("train", "--backbone needs identity-folder data (--data DIR)");
-    if (backbone && (resume || fa.calib_folds || shift_given || cache_given))
+    if (backbone && (resume || fa.calib_folds || fa.shift >= 0 || fa.zoom >= 0 || fa.cache_mb >= 0)) /* -1: not given */
         return cli_usage("train", "--resume, --calib-folds, --shift, --zoom and --cache-mb do not apply to --backbone "
                                   "(the head trains in seconds on cached vectors)");
     ft_set_threads((int)threads);

@@ -182,7 +182,9 @@ static void test_reference_shapes(void **state)
 /* Batch 1 on images large enough for the row-tiled im2col forward (col over
  * FT_CONV_COL_TILE_FLOATS): a 3-channel first conv (two tiles, the second
  * partial), the SSD's stride-2 first conv, 16 channels (tiles of 80 + 10
- * rows). The public forward also runs on a workspace of
+ * rows), and a 7x7 pad-3 "same" conv in tiles of 2 rows, fewer than its
+ * padding (the first tile holds no valid row for ky = 0: the contiguous
+ * same-conv copy must clip to the tile). The public forward also runs on a workspace of
  * ft_conv2d_workspace_forward floats only, what an inference net reserves. */
 static void test_tiled_rows(void **state)
 {
@@ -191,6 +193,7 @@ static void test_tiled_rows(void **state)
         {1, 3, 200, 200, 8, 3, 3, 1, 1, 1},
         {1, 3, 402, 402, 4, 3, 3, 2, 1, 1},
         {1, 16, 90, 90, 4, 3, 3, 1, 1, 1},
+        {1, 64, 8, 150, 2, 7, 7, 1, 3, 1},
     };
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         ft_conv2d_shape s = shapes[k];

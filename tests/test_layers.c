@@ -619,6 +619,58 @@ static void test_maxpool(void **state)
     assert_true(o3[0] == -5.0f && o3[4] == -2.0f && o3[8] == -2.0f);
 }
 
+/* The max-pool forward against the definition — the value of the row-major first maximum of
+ * the clipped window, a NaN if the window holds one — over every window geometry the separable
+ * path and the branchy fallback take (K 2..4, stride 1..3, pad 0..K-1 incl. pad_extra), on
+ * values drawn from a small set so windows tie often, with -0 beside +0 (the sign of the kept
+ * zero is the first one's) and a few NaNs. */
+static void test_maxpool_windows(void **state)
+{
+    (void)state;
+    const float vals[] = {-2.0f, -0.0f, 0.0f, 1.0f, 1.0f, 3.0f, -7.5f};
+    ft_rng r = ft_rng_derive(91, 1);
+    int checked = 0;
+    for (int K = 2; K <= 4; K++)
+        for (int S = 1; S <= 3; S++)
+            for (int pad = 0; pad < K; pad++)
+                for (int extra = 0; extra <= 1; extra++) {
+                    ft_pool_shape s = {2, 2, 9 + K, 11 - S, K, S, pad, extra};
+                    const int OH = ft_pool_out_h(&s), OW = ft_pool_out_w(&s);
+                    const size_t nin = (size_t)s.B * s.C * s.H * s.W;
+                    float *x = malloc(nin * sizeof *x), *o = malloc((size_t)s.B * s.C * OH * OW * sizeof *o);
+                    assert_non_null(x), assert_non_null(o);
+                    for (size_t i = 0; i < nin; i++) {
+                        const unsigned u = (unsigned)(ft_rng_uniform(&r) * 1000.0f);
+                        x[i] = u < 8 ? NAN : vals[u % (sizeof vals / sizeof vals[0])];
+                    }
+                    ft_maxpool_forward(o, x, &s);
+                    for (int bc = 0; bc < s.B * s.C; bc++)
+                        for (int oy = 0; oy < OH; oy++)
+                            for (int ox = 0; ox < OW; ox++) {
+                                const float *pl = x + (size_t)bc * s.H * s.W;
+                                float want = 0.0f;
+                                int any = 0;
+                                for (int y = oy * S - pad; y < oy * S - pad + K; y++)
+                                    for (int xx = ox * S - pad; xx < ox * S - pad + K; xx++) {
+                                        if (y < 0 || y >= s.H || xx < 0 || xx >= s.W) continue;
+                                        const float v = pl[y * s.W + xx];
+                                        if (isnan(want)) continue;
+                                        if (!any || v > want || isnan(v)) want = v;
+                                        any = 1;
+                                    }
+                                const float got = o[((size_t)bc * OH + oy) * OW + ox];
+                                if (isnan(want)) assert_true(isnan(got));
+                                else {
+                                    assert_true(got == want);
+                                    assert_true(signbit(got) == signbit(want));
+                                }
+                                checked++;
+                            }
+                    free(x), free(o);
+                }
+    assert_true(checked > 10000);
+}
+
 /* maxpool 2x2 stride 1 'same' (the tiny detector's last pool): one padding
  * column/row at the end that never wins. */
 static void test_maxpool_pad_extra(void **state)
@@ -1075,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_conv_pointwise), cmocka_unit_test(test_pad), cmocka_unit_test(test_conv_chunks),
         cmocka_unit_test(test_conv_workspace), cmocka_unit_test(test_dense), cmocka_unit_test(test_dense_batch1_matches_batch),
         cmocka_unit_test(test_relu), cmocka_unit_test(test_leaky), cmocka_unit_test(test_relu6),           cmocka_unit_test(test_maxpool), cmocka_unit_test(test_maxpool_pad_extra),
+        cmocka_unit_test(test_maxpool_windows),
         cmocka_unit_test(test_avgpool),        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_scale),          cmocka_unit_test(test_add), cmocka_unit_test(test_add_pad),

@@ -83,6 +83,74 @@ static inline float pick(float a, float b) { return (b > a || b != b) ? b : a; }
  * with selects and vectorises. */
 static inline int same_cell(float x, float m) { return m != m ? x != x : x == m; }
 
+/* Any other window (the face encoder's 3x3/2, the landmark net's): the forward needs only the
+ * window's value, so it is computed separably and without per-cell branches — each input row's
+ * maximum over the output's columns (`h`, pick in x order), then those rows combined top to
+ * bottom, every inner loop running over contiguous output columns so it vectorises as selects.
+ * Row by row, then rows in order, pick keeps exactly the row-major first maximum (or a NaN): the
+ * value argmax_window's cell holds. argmax_window itself, a branch per cell taken at random,
+ * cost the encoder 6% of its time in this one layer. Needs every window non-empty (padding
+ * below the window on each side: pad + pad_extra < K) and a row buffer of FT_POOL_ROW_FLOATS. */
+#define FT_POOL_ROW_FLOATS 1024
+
+static int separable_ok(const ft_pool_shape *s, int OW)
+{
+    return s->pad + s->pad_extra < s->K && OW <= FT_POOL_ROW_FLOATS;
+}
+
+/* The max of row r over output ox's window clipped to the row. */
+static inline float border_max(const float *r, const ft_pool_shape *s, int ox)
+{
+    int x0 = ox * s->stride - s->pad, x1 = x0 + s->K;
+    if (x0 < 0) x0 = 0;
+    if (x1 > s->W) x1 = s->W;
+    float m = r[x0];
+    for (int x = x0 + 1; x < x1; x++) m = pick(m, r[x]);
+    return m;
+}
+
+/* h[ox] = the max of row r over the columns of output ox's window, for ox in [0, OW); interior
+ * outputs [xlo, xhi) read K columns from ox*S - pad, the others their clipped window. */
+static inline void row_max(float *restrict h, const float *restrict r, const ft_pool_shape *s, int OW, int xlo,
+                           int xhi)
+{
+    const int S = s->stride, K = s->K, pad = s->pad;
+    const int a = xhi > xlo ? xlo : OW, b = xhi > xlo ? xhi : OW; /* borders: [0, a) and [b, OW) */
+    for (int ox = 0; ox < a; ox++) h[ox] = border_max(r, s, ox);
+    for (int ox = b; ox < OW; ox++) h[ox] = border_max(r, s, ox);
+    if (xhi <= xlo) return;
+    if (S == 2) { /* a constant stride the vectoriser can use */
+        for (int ox = xlo; ox < xhi; ox++) h[ox] = r[2 * ox - pad];
+        for (int kx = 1; kx < K; kx++)
+            for (int ox = xlo; ox < xhi; ox++) h[ox] = pick(h[ox], r[2 * ox - pad + kx]);
+    } else {
+        for (int ox = xlo; ox < xhi; ox++) h[ox] = r[ox * S - pad];
+        for (int kx = 1; kx < K; kx++)
+            for (int ox = xlo; ox < xhi; ox++) h[ox] = pick(h[ox], r[ox * S - pad + kx]);
+    }
+}
+
+FT_SIMD_CLONES static void maxpool_plane_separable(float *o, const float *plane, const ft_pool_shape *s, int OH, int OW)
+{
+    float h[FT_POOL_ROW_FLOATS];
+    const int S = s->stride, K = s->K, pad = s->pad;
+    int xlo = (pad + S - 1) / S; /* first ox whose window starts inside */
+    int xhi = s->W - K + pad >= 0 ? (s->W - K + pad) / S + 1 : 0; /* past the last ending inside */
+    if (xlo > OW) xlo = OW;
+    if (xhi > OW) xhi = OW;
+    for (int oy = 0; oy < OH; oy++) {
+        float *orow = o + (size_t)oy * OW;
+        int y0 = oy * S - pad, y1 = y0 + K;
+        if (y0 < 0) y0 = 0;
+        if (y1 > s->H) y1 = s->H;
+        row_max(orow, plane + (size_t)y0 * s->W, s, OW, xlo, xhi);
+        for (int y = y0 + 1; y < y1; y++) {
+            row_max(h, plane + (size_t)y * s->W, s, OW, xlo, xhi);
+            for (int ox = 0; ox < OW; ox++) orow[ox] = pick(orow[ox], h[ox]);
+        }
+    }
+}
+
 static int is_2x2(const ft_pool_shape *s)
 {
     return s->K == 2 && s->stride == 2 && s->pad == 0 && s->pad_extra == 0;
@@ -112,6 +180,10 @@ FT_SIMD_CLONES static void maxpool_forward_planes(void *arg, size_t lo, size_t h
                 for (int ox = 0; ox < OW; ox++)
                     orow[ox] = pick(pick(pick(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
             }
+            continue;
+        }
+        if (separable_ok(s, OW)) {
+            maxpool_plane_separable(o, plane, s, OH, OW);
             continue;
         }
         for (int oy = 0; oy < OH; oy++)

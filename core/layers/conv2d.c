@@ -62,8 +62,9 @@
  * cut in n slices) and GEMMs into its columns of out. When the map has fewer
  * positions than the layer has channels (the encoder's 9x9 and 5x5 stages)
  * the channels are split instead, after the n parts have written the whole
- * col together, each the col rows of its share of the input channels (two runs): N-splitting a 25-column GEMM would make every
- * thread pack all of a 256x2304 weight matrix. The parts depend on n only, so
+ * col together, each the col rows of its share of the input channels (two
+ * runs): N-splitting a 25-column GEMM would make every thread pack all of a
+ * 256x2304 weight matrix. The parts depend on n only, so
  * the result is the same bits run to run for a given n.
  *
  * Depthwise (groups == C, OC a multiple of C): a GEMM per channel would be one

@@ -619,8 +619,9 @@ static void test_maxpool(void **state)
     assert_true(o3[0] == -5.0f && o3[4] == -2.0f && o3[8] == -2.0f);
 }
 
-/* The max-pool forward against the definition — the value of the row-major first maximum of
- * the clipped window, a NaN if the window holds one — over every window geometry the separable
+/* The max-pool forward and backward against the definition — the value of the row-major first
+ * maximum of the clipped window, a NaN if the window holds one; its gradient to that cell, or to
+ * the first NaN — over every window geometry the separable
  * path and the branchy fallback take (K 2..4, stride 1..3, pad 0..K-1 incl. pad_extra), on
  * values drawn from a small set so windows tie often, with -0 beside +0 (the sign of the kept
  * zero is the first one's) and a few NaNs. */
@@ -643,21 +644,28 @@ static void test_maxpool_windows(void **state)
                         const unsigned u = (unsigned)(ft_rng_uniform(&r) * 1000.0f);
                         x[i] = u < 8 ? NAN : vals[u % (sizeof vals / sizeof vals[0])];
                     }
+                    const size_t nout = (size_t)s.B * s.C * OH * OW;
+                    float *g = malloc(nout * sizeof *g), *din = calloc(nin, sizeof *din), *ref = calloc(nin, sizeof *ref);
+                    assert_non_null(g), assert_non_null(din), assert_non_null(ref);
+                    for (size_t i = 0; i < nout; i++) g[i] = ft_rng_uniform(&r) - 0.5f;
                     ft_maxpool_forward(o, x, &s);
+                    ft_maxpool_backward(din, g, x, &s);
                     for (int bc = 0; bc < s.B * s.C; bc++)
                         for (int oy = 0; oy < OH; oy++)
                             for (int ox = 0; ox < OW; ox++) {
                                 const float *pl = x + (size_t)bc * s.H * s.W;
                                 float want = 0.0f;
                                 int any = 0;
+                                long win = -1; /* the winning cell: the first maximum, or the first NaN */
                                 for (int y = oy * S - pad; y < oy * S - pad + K; y++)
                                     for (int xx = ox * S - pad; xx < ox * S - pad + K; xx++) {
                                         if (y < 0 || y >= s.H || xx < 0 || xx >= s.W) continue;
                                         const float v = pl[y * s.W + xx];
                                         if (isnan(want)) continue;
-                                        if (!any || v > want || isnan(v)) want = v;
+                                        if (!any || v > want || isnan(v)) want = v, win = (long)y * s.W + xx;
                                         any = 1;
                                     }
+                                if (win >= 0) ref[(size_t)bc * s.H * s.W + (size_t)win] += g[((size_t)bc * OH + oy) * OW + ox];
                                 const float got = o[((size_t)bc * OH + oy) * OW + ox];
                                 if (isnan(want)) assert_true(isnan(got));
                                 else {
@@ -666,7 +674,8 @@ static void test_maxpool_windows(void **state)
                                 }
                                 checked++;
                             }
-                    free(x), free(o);
+                    for (size_t i = 0; i < nin; i++) assert_true(din[i] == ref[i]);
+                    free(x), free(o), free(g), free(din), free(ref);
                 }
     assert_true(checked > 10000);
 }

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "augment.h"
 #include "rng.h"
 
 #define MIN_DEPTH 2
@@ -115,23 +116,6 @@ static double now_seconds(void)
 
 /* ---- augmentation (worker, on one CHW input) ------------------------------------ */
 
-static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* Content moves dx right and dy down; uncovered pixels repeat the nearest edge. */
-static void shift_image(float *x, float *tmp, int c, int h, int w, int dx, int dy)
-{
-    const size_t plane = (size_t)h * (size_t)w;
-    memcpy(tmp, x, (size_t)c * plane * sizeof *x);
-    for (int k = 0; k < c; k++) {
-        const float *src = tmp + (size_t)k * plane;
-        float *dst = x + (size_t)k * plane;
-        for (int y = 0; y < h; y++) {
-            const float *row = src + (size_t)clampi(y - dy, 0, h - 1) * (size_t)w;
-            for (int i = 0; i < w; i++) dst[(size_t)y * w + i] = row[clampi(i - dx, 0, w - 1)];
-        }
-    }
-}
-
 /* Zoom by s about the centre and move the content (dx, dy): bilinear
  * resampling, coordinates outside the image clamped to the nearest edge. */
 static void zoom_shift_image(float *x, float *tmp, int c, int h, int w, float s, int dx, int dy)
@@ -200,7 +184,7 @@ static void augment_input(float *x, float *tmp, const ft_input_spec *spec, const
 
     const int c = spec->channels, h = spec->height, w = spec->width;
     if (a->zoom > 0.0f) zoom_shift_image(x, tmp, c, h, w, zoom, dx, dy);
-    else if (dx || dy) shift_image(x, tmp, c, h, w, dx, dy);
+    else if (dx || dy) ft_shift_image(x, tmp, c, h, w, dx, dy);
     if (a->flip && flip) flip_image(x, c, h, w);
     if (a->brightness > 0.0f || a->contrast > 0.0f) adjust_image(x, spec, bright, scale);
 }

@@ -36,6 +36,8 @@ ft_status ft_labelled_from_idx(const ft_idx_set *s, const ft_input_spec *spec, f
     }
     out->n = s->n;
     out->isz = isz;
+    out->width = spec->width;
+    out->height = spec->height;
     for (int i = 0; i < s->n; i++) {
         ft_image img = {s->w, s->h, 1, s->images + (size_t)i * s->w * s->h};
         ft_status st = ft_image_to_input(&img, spec, out->x + (size_t)i * isz, err);
@@ -64,6 +66,8 @@ ft_status ft_labelled_split_tail(ft_labelled *src, int count, ft_labelled *dst, 
     memcpy(dst->label, src->label + keep, (size_t)count * sizeof(int32_t));
     dst->n = count;
     dst->isz = src->isz;
+    dst->width = src->width;
+    dst->height = src->height;
     src->n = keep;
     return FT_OK;
 }

@@ -8,6 +8,10 @@
  *   BATCH  every image once, grouped per identity (ft_group_plan), the loss
  *          over every pair of each batch.
  * Pairs batches are gathered as 2B images, left sides then right sides.
+ * With opts.shift > 0 (ALL and BATCH) each gathered image is then moved by a
+ * seeded (dx, dy) in [-shift, shift]^2 — ft_shift_image, the identity-folder
+ * loader's move — drawn from (seed, epoch, step, position in the batch), so a
+ * resumed run sees the same images; the stored set is never changed.
  *
  * Evaluation set: the Keras-rule pairs of the set; each image is embedded
  * once (ft_net_embed over the whole set) and pair distances come from the
@@ -19,9 +23,13 @@
 #include "facetwin/layers.h"
 #include "facetwin/train.h"
 
+#include "augment.h"
+#include "rng.h"
+
 #define FT_KERAS_SHUFFLE_TAG 0xE0000ull
 #define FT_ALL_SEED_STRIDE 0x1000003ull
 #define FT_GROUP_TAG 0x47524F50ull
+#define FT_SHIFT_TAG 0x53484654ull
 
 void ft_source_free(ft_source *s)
 {
@@ -42,10 +50,25 @@ typedef struct {
     ft_pair *fixed, *ep; /* KERAS: the fixed list; the epoch's pairs */
     int n_fixed, n_ep;
     ft_group_plan plan;  /* BATCH */
-    int step, steps;
-    float *x, *y;
+    int step, steps, epoch;
+    int shift;  /* opts.shift; 0 = off */
+    float *x, *y, *tmp; /* tmp: one image, the shift's source */
     int32_t *ids;
 } mem_source;
+
+/* The batch's n gathered images moved by their seeded (dx, dy) (see the top). */
+static void shift_batch(mem_source *m, float *x, int n, int step)
+{
+    const ft_labelled *set = m->set;
+    const int c = set->isz / (set->width * set->height);
+    const uint32_t span = 2u * (uint32_t)m->shift + 1u;
+    ft_rng r = ft_rng_derive(m->seed ^ FT_SHIFT_TAG, ((uint64_t)m->epoch << 32) + (uint64_t)step);
+    for (int k = 0; k < n; k++) {
+        const int dx = (int)ft_rng_below(&r, span) - m->shift;
+        const int dy = (int)ft_rng_below(&r, span) - m->shift;
+        if (dx || dy) ft_shift_image(x + (size_t)k * set->isz, m->tmp, c, set->height, set->width, dx, dy);
+    }
+}
 
 static void mem_destroy(ft_source *s)
 {
@@ -55,6 +78,7 @@ static void mem_destroy(ft_source *s)
     ft_group_plan_free(&m->plan);
     free(m->x);
     free(m->y);
+    free(m->tmp);
     free(m->ids);
     free(m);
 }
@@ -86,6 +110,7 @@ static ft_status mem_begin(ft_source *s, int epoch, int start, int *steps, ft_er
         m->steps = m->plan.n_batches;
     }
     m->step = start;
+    m->epoch = epoch;
     *steps = m->steps;
     return FT_OK;
 }
@@ -105,11 +130,13 @@ static ft_status mem_next(ft_source *s, ft_batch *b, ft_error *err)
             memcpy(m->x + (size_t)k * isz, set->x + (size_t)at * isz, isz * sizeof(float));
             m->ids[k] = set->label[at];
         }
+        if (m->shift) shift_batch(m, m->x, n, i);
         *b = (ft_batch){m->x, n, NULL, m->ids, n * (n - 1) / 2};
         return FT_OK;
     }
     int i0 = i * m->batch, B = m->n_ep - i0 < m->batch ? m->n_ep - i0 : m->batch;
     ft_labelled_gather_pairs(set, m->ep + i0, B, m->x, m->y);
+    if (m->shift) shift_batch(m, m->x, 2 * B, i);
     *b = (ft_batch){m->x, 2 * B, m->y, NULL, B};
     (void)err;
     return FT_OK;
@@ -120,6 +147,11 @@ ft_status ft_source_labelled_new(const ft_labelled *set, const ft_train_opts *o,
 {
     *out = NULL;
     if (o->batch < 1) return ft_error_set(err, FT_EINVAL, "batch size must be at least 1");
+    const int shift = o->pairs == FT_PAIRS_KERAS ? 0 : o->shift;
+    if (shift < 0 || (shift > 0 && (set->width < 1 || set->height < 1 || set->isz % (set->width * set->height) ||
+                                     shift >= set->width || shift >= set->height)))
+        return ft_error_set(err, FT_EINVAL, "shift %d needs images of known size larger than the shift (%dx%d)", shift,
+                            set->width, set->height);
     mem_source *m = calloc(1, sizeof *m);
     if (!m) return ft_error_set(err, FT_ENOMEM, "out of memory");
     m->base = (ft_source){mem_begin, mem_next, mem_destroy, set->n, 0};
@@ -128,6 +160,7 @@ ft_status ft_source_labelled_new(const ft_labelled *set, const ft_train_opts *o,
     m->batch = o->batch;
     m->per_class = o->per_class;
     m->seed = o->seed;
+    m->shift = shift;
     m->pairs_per_epoch = o->pairs_per_epoch > 0 ? o->pairs_per_epoch : 2 * set->n;
     ft_status st = FT_OK;
     int max_images = m->mode == FT_PAIRS_BATCH ? o->batch : 2 * o->batch;
@@ -145,7 +178,8 @@ ft_status ft_source_labelled_new(const ft_labelled *set, const ft_train_opts *o,
     m->x = malloc((size_t)max_images * (size_t)set->isz * sizeof(float));
     m->y = malloc((size_t)max_images * sizeof(float));
     m->ids = malloc((size_t)max_images * sizeof(int32_t));
-    if (!m->x || !m->y || !m->ids) goto oom;
+    if (shift) m->tmp = malloc((size_t)set->isz * sizeof(float));
+    if (!m->x || !m->y || !m->ids || (shift && !m->tmp)) goto oom;
     *out = &m->base;
     return FT_OK;
 oom:

@@ -274,7 +274,7 @@ static void run_net(const char *tag, int via_trainer)
         assert_non_null(pairs);
         const float *yv = y->data;
         for (int i = 0; i < B; i++) pairs[i] = (ft_pair){(uint32_t)i, (uint32_t)(B + i), yv[i] > 0.5f};
-        ft_labelled set = {2 * B, isz, x->data, lab};
+        ft_labelled set = {.n = 2 * B, .isz = isz, .x = x->data, .label = lab};
         ft_optim_config oc = ft_optim_defaults(FT_OPT_SGD);
         oc.momentum = 0.0f;
         oc.weight_decay = 0.0f;

@@ -9,6 +9,7 @@
 #include "facetwin/metrics.h"
 #include "facetwin/optim.h"
 #include "facetwin/train.h"
+#include "augment.h"
 #include "ft_test.h"
 #include "rng.h"
 
@@ -188,6 +189,82 @@ static void make_set(ft_labelled *s, int n, uint64_t seed)
     }
 }
 
+/* The in-memory source's --shift: each gathered image of the shifted source is the unshifted
+ * source's (same seed: same pairs, same order) moved by some (dx, dy) within the shift, some
+ * of them really moved; the same seed and epoch give the same bytes, another epoch other moves;
+ * --pairs keras never shifts; a set of unknown size or a shift as large as the image is refused. */
+static ft_source *shift_source(ft_labelled *set, ft_pairs_mode mode, int shift)
+{
+    ft_train_opts o;
+    ft_train_opts_defaults(&o);
+    o.pairs = mode, o.batch = 8, o.per_class = 2, o.seed = 7, o.shift = shift;
+    ft_source *src = NULL;
+    ft_error err = {0};
+    assert_status(ft_source_labelled_new(set, &o, &src, &err), FT_OK, &err);
+    return src;
+}
+
+/* the first batch of epoch `epoch`: its images copied into out (room for max_images) */
+static int first_batch(ft_source *src, int epoch, float *out, int isz)
+{
+    ft_error err = {0};
+    int steps = 0;
+    ft_batch b;
+    assert_status(src->begin_epoch(src, epoch, 0, &steps, &err), FT_OK, &err);
+    assert_status(src->next(src, &b, &err), FT_OK, &err);
+    memcpy(out, b.x, (size_t)b.n_images * isz * sizeof(float));
+    return b.n_images;
+}
+
+static void test_source_shift(void **state)
+{
+    (void)state;
+    ft_labelled set;
+    make_set(&set, 24, 5);
+    set.width = set.height = 8;
+    float a[16 * 64], b[16 * 64], c[16 * 64], moved[64], tmp[64];
+    for (int mode = 0; mode < 2; mode++) {
+        const ft_pairs_mode pm = mode ? FT_PAIRS_BATCH : FT_PAIRS_ALL;
+        ft_source *plain = shift_source(&set, pm, 0), *sh = shift_source(&set, pm, 2), *sh2 = shift_source(&set, pm, 2);
+        const int n = first_batch(plain, 0, a, 64);
+        assert_int_equal(first_batch(sh, 0, b, 64), n);
+        assert_int_equal(first_batch(sh2, 0, c, 64), n);
+        assert_memory_equal(b, c, (size_t)n * 64 * sizeof(float)); /* seeded */
+        int really = 0;
+        for (int k = 0; k < n; k++) {
+            int found = 0;
+            for (int dy = -2; dy <= 2 && !found; dy++)
+                for (int dx = -2; dx <= 2 && !found; dx++) {
+                    memcpy(moved, a + k * 64, sizeof moved);
+                    ft_shift_image(moved, tmp, 1, 8, 8, dx, dy);
+                    if (!memcmp(moved, b + k * 64, sizeof moved)) found = 1, really += dx || dy;
+                }
+            assert_true(found);
+        }
+        assert_true(really > 0);
+        first_batch(sh2, 1, c, 64); /* epoch 1: other pairs and moves; its shifts differ from epoch 0's */
+        assert_true(memcmp(b, c, (size_t)n * 64 * sizeof(float)) != 0);
+        ft_source_free(plain), ft_source_free(sh), ft_source_free(sh2);
+    }
+    ft_source *kp = shift_source(&set, FT_PAIRS_KERAS, 0), *ks = shift_source(&set, FT_PAIRS_KERAS, 2);
+    const int n = first_batch(kp, 0, a, 64);
+    assert_int_equal(first_batch(ks, 0, b, 64), n);
+    assert_memory_equal(a, b, (size_t)n * 64 * sizeof(float));
+    ft_source_free(kp), ft_source_free(ks);
+
+    ft_train_opts o;
+    ft_train_opts_defaults(&o);
+    o.shift = 8; /* as large as the 8x8 image */
+    ft_source *src = NULL;
+    ft_error err = {0};
+    assert_int_equal(ft_source_labelled_new(&set, &o, &src, &err), FT_EINVAL);
+    assert_null(src);
+    set.width = set.height = 0; /* size unknown */
+    o.shift = 1;
+    assert_int_equal(ft_source_labelled_new(&set, &o, &src, &err), FT_EINVAL);
+    ft_labelled_free(&set);
+}
+
 static const char *k_tiny = "{\"name\":\"tiny\",\"input\":{\"width\":8,\"height\":8,\"channels\":1},"
                             "\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3},{\"type\":\"relu\"},"
                             "{\"type\":\"maxpool\",\"kernel\":2},{\"type\":\"flatten\"},"
@@ -322,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_metrics_hand_computed),
         cmocka_unit_test(test_optimisers_hand_computed),
         cmocka_unit_test(test_plateau),
+        cmocka_unit_test(test_source_shift),
         cmocka_unit_test(test_train_learns_and_is_deterministic),
         cmocka_unit_test(test_train_interrupt_and_resume_bit_exact),
     };

@@ -59,6 +59,8 @@ static void help(void)
            "                        (default: the validation equal-error point)\n"
            "  --seed N              seed for init, pairs, shuffling, dropout (0)\n"
            "  --threads N           BLAS threads; with --backbone also the extraction threads (cores)\n"
+           "  --shift N             IDX data, --pairs all: move every training image by up to N\n"
+           "                        pixels in x and y, seeded (off; identity folders: see below)\n"
            "identity folders:\n"
            "  --val-identities N    identities held out to calibrate and pick the best epoch (4)\n"
            "  --test-identities N   identities held out and scored at the end (0)\n"
@@ -258,6 +260,8 @@ int cmd_train(int argc, char **argv)
     if (backbone && (resume || fa.calib_folds || fa.shift >= 0 || fa.zoom >= 0 || fa.cache_mb >= 0)) /* -1: not given */
         return cli_usage("train", "--resume, --calib-folds, --shift, --zoom and --cache-mb do not apply to --backbone "
                                   "(the head trains in seconds on cached vectors)");
+    if (!faces && keras && fa.shift > 0)
+        return cli_usage("train", "--shift does not apply to --pairs keras (the reference's recipe, unaugmented)");
     ft_set_threads((int)threads);
 
     ft_error err = {0};
@@ -289,6 +293,7 @@ int cmd_train(int argc, char **argv)
     o.out_path = out;
     o.resume_path = resume;
     o.data_desc = data;
+    if (!faces && fa.augment && fa.shift > 0) o.shift = (int)fa.shift; /* IDX: off unless given */
     if (val < 0) val = keras ? 0.0 : FT_DEFAULT_VAL_FRACTION_ALL;
 
     char *spec = NULL, prefix[4096], tprefix[4096];

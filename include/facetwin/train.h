@@ -30,11 +30,14 @@
 extern "C" {
 #endif
 
-/* Preprocessed images x (n, isz) and integer labels (n). Owned; free with ft_labelled_free. */
+/* Preprocessed images x (n, isz) and integer labels (n). Owned; free with ft_labelled_free.
+ * width, height: each image's pixel geometry (channels = isz / (width * height)) when known
+ * (ft_labelled_from_idx sets them), else 0 — needed only by ft_train_opts.shift. */
 typedef struct {
     int n, isz;
     float *x;
     int32_t *label;
+    int width, height;
 } ft_labelled;
 
 /* Converts an IDX set to encoder input of spec (resize/convert as needed). */
@@ -142,6 +145,10 @@ typedef struct {
     ft_pairs_mode pairs;
     int pairs_per_epoch;   /* FT_PAIRS_ALL in memory: 0 = 2 x training images */
     int per_class;         /* FT_PAIRS_BATCH: images per identity in a batch (4) */
+    int shift;             /* in-memory sets, FT_PAIRS_ALL and FT_PAIRS_BATCH: every gathered image
+                            * moved by up to shift px in x and in y (seeded by seed, epoch and
+                            * step; edges repeated); 0 = off, the default (FT_PAIRS_KERAS, the
+                            * reference's recipe, never shifts). Needs the set's width/height. */
     uint64_t seed;
     int threads;
     ft_calib_rule calib;   /* how the stored threshold is chosen (EER; FIXED without validation) */

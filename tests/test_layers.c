@@ -645,7 +645,8 @@ static void test_maxpool_windows(void **state)
                         x[i] = u < 8 ? NAN : vals[u % (sizeof vals / sizeof vals[0])];
                     }
                     const size_t nout = (size_t)s.B * s.C * OH * OW;
-                    float *g = malloc(nout * sizeof *g), *din = calloc(nin, sizeof *din), *ref = calloc(nin, sizeof *ref);
+                    float *g = malloc(nout * sizeof *g), *din = calloc(nin, sizeof *din);
+                    float *ref = calloc(nin, sizeof *ref);
                     assert_non_null(g), assert_non_null(din), assert_non_null(ref);
                     for (size_t i = 0; i < nout; i++) g[i] = ft_rng_uniform(&r) - 0.5f;
                     ft_maxpool_forward(o, x, &s);
@@ -665,7 +666,8 @@ static void test_maxpool_windows(void **state)
                                         if (!any || v > want || isnan(v)) want = v, win = (long)y * s.W + xx;
                                         any = 1;
                                     }
-                                if (win >= 0) ref[(size_t)bc * s.H * s.W + (size_t)win] += g[((size_t)bc * OH + oy) * OW + ox];
+                                if (win >= 0)
+                                    ref[(size_t)bc * s.H * s.W + (size_t)win] += g[((size_t)bc * OH + oy) * OW + ox];
                                 const float got = o[((size_t)bc * OH + oy) * OW + ox];
                                 if (isnan(want)) assert_true(isnan(got));
                                 else {

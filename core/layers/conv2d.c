@@ -276,7 +276,7 @@ static void scatter_bias(float *out, const float *mat, const float *bias, int OC
  * conv such as 3x3 pad 1): output (oy, ox) reads input (oy + ky - pad, ox + kx - pad), a constant
  * offset in the flattened plane, so `rows` rows are ONE contiguous copy from the first valid cell
  * `src` (that of output (first row, xlo)) into d + xlo; the columns outside [xlo, xhi) then hold
- * the neighbouring input row's edge and are zeroed. On the face encoder's 5x5 to 37x37 maps this
+ * the neighbouring input row's edge and are zeroed. On the face encoder's 5x5 to 35x35 maps this
  * replaced a memcpy and two fills per output row (20% of its time in im2col) by one per block. */
 /* GCC turns a zero-filling loop into a memset call; for the one or two padding columns of an
  * im2col row that call costs more than the stores (memset was 5% of the 2-thread encoder). */
@@ -345,7 +345,8 @@ FT_STORE_LOOPS static void im2col(float *col, const float *inp, const ft_conv2d_
 
 /* col (C*KH*KW, (oy1-oy0)*OW), rows ld apart, from ONE image's output rows [oy0, oy1): a row
  * tile of im2col (ld = (oy1-oy0)*OW), or a column slice of the whole col (ld = P). */
-FT_STORE_LOOPS static void im2col_rows(float *col, size_t ld, const float *inp, const ft_conv2d_shape *s, int oy0, int oy1)
+FT_STORE_LOOPS static void im2col_rows(float *col, size_t ld, const float *inp, const ft_conv2d_shape *s, int oy0,
+                                       int oy1)
 {
     const int OH = ft_conv2d_out_h(s), OW = ft_conv2d_out_w(s), S = s->stride;
     const size_t N = ld, HW = (size_t)s->H * s->W;

@@ -133,7 +133,8 @@ static void backward_2x2_row_nan(float *d0, float *d1, const float *r0, const fl
  * Row by row, then rows in order, pick keeps exactly the row-major first maximum (or a NaN): the
  * value argmax_window's cell holds. argmax_window itself, a branch per cell taken at random,
  * cost the encoder 6% of its time in this one layer. Needs every window non-empty (padding
- * below the window on each side: pad + pad_extra < K) and a row buffer of FT_POOL_ROW_FLOATS. */
+ * narrower than the window: pad + pad_extra < K) and at most FT_POOL_ROW_FLOATS output columns
+ * (the row buffer); other shapes keep the argmax loop. */
 #define FT_POOL_ROW_FLOATS 1024
 
 static int separable_ok(const ft_pool_shape *s, int OW)

@@ -235,7 +235,8 @@ def inbatch_contrastive(e, ids):
     d2 = torch.clamp(sq[:, None] + sq[None, :] - 2.0 * (e @ e.t()), min=DIST_EPS)
     d = torch.sqrt(d2)
     same = ids[:, None] == ids[None, :]
-    pos, neg = same & UPPER, ~same & UPPER
+    upper = UPPER if len(ids) == GROUP else torch.ones(len(ids), len(ids), dtype=torch.bool).triu(1)
+    pos, neg = same & upper, ~same & upper
     n_pos, n_neg = int(pos.sum()), int(neg.sum())
     half = 0.5 if n_pos and n_neg else 1.0
     loss = d2.new_zeros(())

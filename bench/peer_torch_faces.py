@@ -157,22 +157,30 @@ def balanced_pairs(labels, rng):
             torch.tensor([q[2] for q in p], dtype=torch.float32))
 
 
+def identity_runs(labels, classes, rng):
+    """One epoch of ft_group_plan_make's runs: each class's images shuffled and cut
+    into runs of PER_CLASS (a trailing single image joins the previous run), the
+    runs shuffled."""
+    runs = []
+    for c in classes:
+        m = [i for i in range(len(labels)) if labels[i] == c]
+        rng.shuffle(m)
+        for i in range(0, len(m), PER_CLASS):
+            if len(m) - i == 1 and i > 0:
+                runs[-1].append(m[i])
+            else:
+                runs.append(m[i:i + PER_CLASS])
+    rng.shuffle(runs)
+    return runs
+
+
 def group_batches(labels, want, rng):
     """ft_group_plan_make's rule (per_class 4, batch 64), epoch after epoch;
     keeps the batches of exactly 64 images, up to `want`."""
     classes = sorted(set(labels.tolist()))
     out = []
     for _ in range(MAX_PLAN_EPOCHS):
-        runs = []
-        for c in classes:
-            m = [i for i in range(len(labels)) if labels[i] == c]
-            rng.shuffle(m)
-            for i in range(0, len(m), PER_CLASS):
-                if len(m) - i == 1 and i > 0:
-                    runs[-1].append(m[i])  # a trailing single joins the previous run
-                else:
-                    runs.append(m[i:i + PER_CLASS])
-        rng.shuffle(runs)
+        runs = identity_runs(labels, classes, rng)
         batch = []
         for r in runs:
             if batch and len(batch) + len(r) > GROUP:

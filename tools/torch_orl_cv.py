@@ -34,7 +34,6 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import peer_torch_faces as P  # noqa: E402
 
-RUN = 4
 SHIFT_PX = 4
 ZOOM = 0.12
 BRIGHTNESS = 0.1
@@ -42,19 +41,9 @@ CONTRAST = 0.1
 
 
 def plan_epoch(labels, people, batch, rng):
-    """Runs of up to RUN images of one person, shuffled, packed greedily into batches."""
-    runs = []
-    for p in people:
-        m = [i for i in range(len(labels)) if labels[i] == p]
-        rng.shuffle(m)
-        for i in range(0, len(m), RUN):
-            if len(m) - i == 1 and i > 0:
-                runs[-1].append(m[i])
-            else:
-                runs.append(m[i:i + RUN])
-    rng.shuffle(runs)
+    """Runs of up to 4 images of one person, shuffled, packed greedily into batches."""
     out, cur = [], []
-    for r in runs:
+    for r in P.identity_runs(labels, people, rng):
         if cur and len(cur) + len(r) > batch:
             out.append(cur)
             cur = []
